@@ -1,0 +1,7 @@
+"""voxgate — a self-hostable voice call platform."""
+
+import logging
+
+__version__ = "0.1.0"
+
+logging.getLogger(__name__).addHandler(logging.NullHandler())

@@ -1,0 +1,1 @@
+"""Pure audio: codecs, resampling, tones, DTMF detection, recording. No I/O."""

@@ -4,6 +4,8 @@ The encode tables cover every 16-bit input as runs: ``(first_input, code)`` mean
 input from ``first_input`` up to the next run's start encodes to ``code``.
 """
 
+# fmt: off
+
 ULAW_ENCODE_RUNS = (
     (-32768, 0x00), (-31608, 0x01), (-30584, 0x02), (-29560, 0x03), (-28536, 0x04),
     (-27512, 0x05), (-26488, 0x06), (-25464, 0x07), (-24440, 0x08), (-23416, 0x09),

@@ -18,8 +18,14 @@ def dominant_hz(pcm: np.ndarray, rate: int = 8000) -> float:
 
 @pytest.mark.parametrize(
     ("kind", "rate"),
-    [("wav", 44100), ("wav24", 48000), ("mp3", 44100), ("ogg", 48000), ("m4a", 44100),
-     ("flac", 22050)],
+    [
+        ("wav", 44100),
+        ("wav24", 48000),
+        ("mp3", 44100),
+        ("ogg", 48000),
+        ("m4a", 44100),
+        ("flac", 22050),
+    ],
 )
 def test_decodes_to_8khz_mono(kind: str, rate: int) -> None:
     data = encode_file(kind, tone(1000, rate, seconds=1.0, amp=0.3), rate)

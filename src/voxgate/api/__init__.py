@@ -1,0 +1,1 @@
+"""HTTP: the ASGI app factory, the native API and the vendor dialects."""

@@ -1,0 +1,1 @@
+"""Huawei AICC / CEC dialect (C1 authentication: tokenByAkSk + X-APP-Key + Bearer)."""

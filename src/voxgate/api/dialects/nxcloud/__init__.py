@@ -1,0 +1,1 @@
+"""NXCloud voice dialect (form POSTs with appkey/secretkey; DR receipts)."""

@@ -1,0 +1,1 @@
+"""PhalApi-style SIP call-center dialect (one endpoint routed by `service`)."""

@@ -1,0 +1,1 @@
+"""Native API v1 routes."""

@@ -1,0 +1,1 @@
+"""The call domain: call scripts, accepting calls, call state. No HTTP, no SQL dialect."""

@@ -1,0 +1,1 @@
+"""Credentials: hashing, encryption at rest, token minting."""

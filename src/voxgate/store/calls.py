@@ -1,0 +1,130 @@
+"""Calls, their jobs and their events: the SQL side."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from sqlalchemy import func, insert, select
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from voxgate.store.schema import call_events, call_jobs, calls
+
+UNFINISHED = ("queued", "dialing", "ringing", "answered")
+
+
+async def insert_calls(
+    conn: AsyncConnection, rows: Sequence[dict[str, Any]], *, now: float
+) -> None:
+    """Insert calls, one queued job each and their first event, in the caller's transaction."""
+    await conn.execute(insert(calls), list(rows))
+    await conn.execute(
+        insert(call_jobs),
+        [
+            {
+                "call_id": r["id"],
+                "tenant_id": r["tenant_id"],
+                "status": "queued",
+                "priority": r["priority"],
+                "run_at": now,
+                "attempts": 0,
+                "created_at": now,
+            }
+            for r in rows
+        ],
+    )
+    await conn.execute(
+        insert(call_events),
+        [
+            {"call_id": r["id"], "seq": 1, "type": "call.queued", "data": {}, "created_at": now}
+            for r in rows
+        ],
+    )
+
+
+async def unfinished_duplicate(
+    conn: AsyncConnection, tenant_id: str, dedupe_key: str, since: float | None = None
+) -> bool:
+    query = select(calls.c.id).where(
+        (calls.c.tenant_id == tenant_id) & (calls.c.dedupe_key == dedupe_key)
+    )
+    if since is None:
+        query = query.where(calls.c.status.in_(UNFINISHED))
+    else:
+        query = query.where(calls.c.created_at >= since)
+    return (await conn.execute(query.limit(1))).first() is not None
+
+
+async def count_since(conn: AsyncConnection, tenant_id: str, kind: str, since: float) -> int:
+    query = (
+        select(func.count())
+        .select_from(calls)
+        .where(
+            (calls.c.tenant_id == tenant_id)
+            & (calls.c.kind == kind)
+            & (calls.c.created_at >= since)
+        )
+    )
+    return int((await conn.execute(query)).scalar_one())
+
+
+CALL_FIELDS = [c for c in calls.c if c.name not in ("dedupe_key",)]
+
+
+async def get_call(conn: AsyncConnection, tenant_id: str, call_id: str) -> dict[str, Any] | None:
+    row = (
+        await conn.execute(
+            select(*CALL_FIELDS).where((calls.c.tenant_id == tenant_id) & (calls.c.id == call_id))
+        )
+    ).first()
+    return dict(row._mapping) if row else None
+
+
+async def get_call_by_serial(
+    conn: AsyncConnection, tenant_id: str, serial_no: str
+) -> dict[str, Any] | None:
+    row = (
+        await conn.execute(
+            select(*CALL_FIELDS).where(
+                (calls.c.tenant_id == tenant_id) & (calls.c.serial_no == serial_no)
+            )
+        )
+    ).first()
+    return dict(row._mapping) if row else None
+
+
+async def list_calls(
+    conn: AsyncConnection,
+    tenant_id: str,
+    *,
+    limit: int,
+    before: tuple[float, str] | None = None,
+    filters: dict[str, Any] | None = None,
+) -> list[dict[str, Any]]:
+    """Newest first; ``before`` is the (created_at, id) cursor of the last row seen."""
+    query = select(*CALL_FIELDS).where(calls.c.tenant_id == tenant_id)
+    for key, value in (filters or {}).items():
+        query = query.where(calls.c[key] == value)
+    if before is not None:
+        created, cid = before
+        query = query.where(
+            (calls.c.created_at < created) | ((calls.c.created_at == created) & (calls.c.id < cid))
+        )
+    query = query.order_by(calls.c.created_at.desc(), calls.c.id.desc()).limit(limit)
+    return [dict(r._mapping) for r in await conn.execute(query)]
+
+
+async def events_of(conn: AsyncConnection, call_id: str) -> Iterable[dict[str, Any]]:
+    rows = await conn.execute(
+        select(call_events.c.seq, call_events.c.type, call_events.c.data, call_events.c.created_at)
+        .where(call_events.c.call_id == call_id)
+        .order_by(call_events.c.seq)
+    )
+    return [dict(r._mapping) for r in rows]
+
+
+async def queued_jobs(conn: AsyncConnection, tenant_id: str | None = None) -> int:
+    query = select(func.count()).select_from(call_jobs).where(call_jobs.c.status == "queued")
+    if tenant_id:
+        query = query.where(call_jobs.c.tenant_id == tenant_id)
+    return int((await conn.execute(query)).scalar_one())

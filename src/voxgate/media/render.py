@@ -6,8 +6,9 @@ one byte per sample, sliced into 20 ms frames by :meth:`TelephoneAudio.frames`.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from typing import TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -16,6 +17,9 @@ from voxgate.media import g711
 from voxgate.media.g711 import Codec
 from voxgate.media.loudness import normalise, to_int16
 from voxgate.media.resample import TELEPHONE_RATE, resample
+from voxgate.media.voicecontent import FileSegment, SpeakSegment
+
+T = TypeVar("T")
 
 DEFAULT_GAP_MS = 250
 
@@ -81,3 +85,19 @@ def transcode(audio: TelephoneAudio, codec: Codec) -> TelephoneAudio:
     if audio.codec == codec:
         return audio
     return TelephoneAudio(codec, g711.encode(codec, audio.pcm()))
+
+
+def render_segments(
+    segments: Iterable[SpeakSegment | FileSegment[T]],
+    *,
+    speak: Callable[[SpeakSegment], TelephoneAudio],
+    play: Callable[[T], TelephoneAudio],
+    codec: Codec,
+    gap_ms: int = DEFAULT_GAP_MS,
+) -> TelephoneAudio:
+    """Render text and file segments with the given callables and play them back to back."""
+    pieces: list[TelephoneAudio] = []
+    for segment in segments:
+        piece = speak(segment) if isinstance(segment, SpeakSegment) else play(segment.ref)
+        pieces.append(transcode(piece, codec))
+    return join(pieces, codec=codec, gap_ms=gap_ms)

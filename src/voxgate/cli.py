@@ -227,6 +227,27 @@ def extension_add(
     typer.echo(f"extension {number} saved")
 
 
+ivr_app = typer.Typer(help="IVR flows that called routes point at.", no_args_is_help=True)
+app.add_typer(ivr_app, name="ivr-flow")
+
+
+@ivr_app.command("add")
+def ivr_flow_add(
+    tenant: str,
+    name: str,
+    script: Annotated[Path, typer.Argument(help='JSON file: {"steps": [...]}')],
+    config: ConfigOpt = None,
+) -> None:
+    """Add an IVR flow (a call script for inbound calls); prints its id."""
+    try:
+        body = json.loads(script.read_text())
+    except (OSError, json.JSONDecodeError) as exc:
+        typer.echo(f"voxgate: cannot read {script}: {exc}", err=True)
+        raise typer.Exit(2) from None
+    flow_id = _run(_settings(config), lambda s: s.tenants.add_ivr_flow(tenant, name, body))
+    typer.echo(str(flow_id))
+
+
 @app.command()
 def provision(file: Path, config: ConfigOpt = None) -> None:
     """Create or update tenants, credentials, trust lists and extensions from one TOML file."""

@@ -111,3 +111,11 @@ class CallScript(BaseModel):
         first = self.steps[0]
         assert isinstance(first, Dial)
         return first
+
+
+class IvrScript(BaseModel):
+    """What an inbound call runs once answered: the steps after the dial."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    steps: list[Step] = Field(min_length=1, max_length=100)

@@ -10,6 +10,7 @@ from typing import Any
 
 from voxgate.errors import InvalidInput, NotFound
 from voxgate.security.secrets import SecretBox, new_secret
+from voxgate.store import routing
 from voxgate.store import tenants as repo
 from voxgate.store.db import Database
 from voxgate.tenancy.profile import TenantProfile
@@ -220,6 +221,28 @@ class TenantService:
             group_id = await repo.ensure_extension_group(conn, tenant.id, group) if group else None
             await repo.upsert_extension(
                 conn, tenant.id, number, self.box.encrypt(password), group_id
+            )
+
+    async def add_ivr_flow(self, id_or_name: str, name: str, script: dict[str, Any]) -> int:
+        """An IVR flow is a call script run for an inbound call (no dial step needed)."""
+        from pydantic import ValidationError
+
+        from voxgate.calls.script import Dial, IvrScript
+
+        try:
+            parsed = IvrScript.model_validate(script)
+        except ValidationError as exc:
+            raise InvalidInput(f"invalid IVR script: {exc.errors()[0]['msg']}") from None
+        if any(isinstance(step, Dial) for step in parsed.steps):
+            raise InvalidInput("an IVR flow answers a call; it has no dial step")
+        tenant = await self.resolve(id_or_name)
+        async with self.db.begin() as conn:
+            return await routing.insert_ivr_flow(
+                conn,
+                tenant_id=tenant.id,
+                name=name,
+                script=parsed.model_dump(mode="json", by_alias=True),
+                created_at=time.time(),
             )
 
     async def profile(self, tenant_id: str) -> TenantProfile:

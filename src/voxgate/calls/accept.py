@@ -106,7 +106,7 @@ class CallAcceptor:
     ) -> Accepted:
         now = time.time()
         ref = request_ref or new_ref()
-        rows = []
+        rows: list[dict[str, Any]] = []
         for call in new_calls:
             rows.append(
                 {

@@ -109,18 +109,19 @@ class DtmfDigit:
     """A key received as telephone-events, reported once."""
 
     key: str
-    timestamp: int  # RTP timestamp of the event
+    timestamp: int  # RTP timestamp of the event (of its last segment, if longer than 8 s)
     duration: int  # longest duration seen, in timestamp units
     ended_by: Literal["end", "timeout", "next_event"]
 
 
 class _Active:
-    __slots__ = ("duration", "event", "last_seen", "timestamp")
+    __slots__ = ("duration", "event", "last_seen", "offset", "timestamp")
 
     def __init__(self, event: int, timestamp: int, duration: int, now: float) -> None:
         self.event = event
-        self.timestamp = timestamp
-        self.duration = duration
+        self.timestamp = timestamp  # of the current segment
+        self.offset = 0  # from the first segment's timestamp to the current one's
+        self.duration = duration  # within the current segment
         self.last_seen = now
 
 
@@ -162,8 +163,9 @@ class DtmfReceiver:
         active = self._active
         if active is not None and active.timestamp != timestamp:
             if self._continues(active, event, timestamp, marker):
-                active.duration += (timestamp - active.timestamp) & 0xFFFF_FFFF
+                active.offset += (timestamp - active.timestamp) & 0xFFFF_FFFF
                 active.timestamp = timestamp
+                active.duration = 0
             elif _behind(timestamp, active.timestamp, window):
                 return []  # older than the event in progress: stale
             else:
@@ -196,7 +198,8 @@ class DtmfReceiver:
         self._active = None
         self._done.append(active.timestamp)
         self._last_done = active.timestamp
-        return DtmfDigit(DTMF_KEYS[active.event], active.timestamp, active.duration, reason)
+        duration = active.offset + active.duration
+        return DtmfDigit(DTMF_KEYS[active.event], active.timestamp, duration, reason)
 
     def get_timer(self) -> float | None:
         """When :meth:`handle_timer` must next be called, or None."""

@@ -42,11 +42,16 @@ class NewCall:
     dialect_data: dict[str, Any] = field(default_factory=dict)
     serial_no: str | None = None
     id: str | None = None
+    dedupe_key: str | None = None  # this call's own duplicate key, checked with Duplicate
 
 
 @dataclass(frozen=True)
 class Duplicate:
-    """Refuse when a matching call exists: unfinished (window None) or created within window."""
+    """Refuse when a matching call exists: unfinished (window None) or created within window.
+
+    A call that carries its own ``NewCall.dedupe_key`` is checked and stored under that key
+    instead of ``key`` (one key per callee of a group call).
+    """
 
     key: str
     window: float | None = None
@@ -103,6 +108,7 @@ class CallAcceptor:
         request_ref: str | None = None,
         duplicate: Duplicate | None = None,
         daily_limit: DailyLimit | None = None,
+        run_at: float | None = None,
     ) -> Accepted:
         now = time.time()
         ref = request_ref or new_ref()
@@ -124,7 +130,7 @@ class CallAcceptor:
                     "callback_url": callback_url,
                     "dialect_data": call.dialect_data,
                     "priority": priority,
-                    "dedupe_key": duplicate.key if duplicate else None,
+                    "dedupe_key": (call.dedupe_key or duplicate.key) if duplicate else None,
                     "created_at": now,
                     "updated_at": now,
                 }
@@ -132,11 +138,12 @@ class CallAcceptor:
         async with self.db.begin() as conn:
             if duplicate is not None:
                 since = None if duplicate.window is None else now - duplicate.window
-                if await repo.unfinished_duplicate(conn, tenant_id, duplicate.key, since):
-                    raise DuplicateCall()
+                for key in dict.fromkeys(r["dedupe_key"] for r in rows):
+                    if await repo.unfinished_duplicate(conn, tenant_id, key, since):
+                        raise DuplicateCall()
             if daily_limit is not None:
                 used = await repo.count_since(conn, tenant_id, daily_limit.kind, _day_start(now))
                 if used + len(rows) > daily_limit.limit:
                     raise DailyLimitReached(limit=daily_limit.limit, used=used)
-            await repo.insert_calls(conn, rows, now=now)
+            await repo.insert_calls(conn, rows, now=now, run_at=run_at)
         return Accepted(ref, [AcceptedCall(r["id"], r["serial_no"]) for r in rows])

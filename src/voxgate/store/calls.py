@@ -14,9 +14,16 @@ UNFINISHED = ("queued", "dialing", "ringing", "answered")
 
 
 async def insert_calls(
-    conn: AsyncConnection, rows: Sequence[dict[str, Any]], *, now: float
+    conn: AsyncConnection,
+    rows: Sequence[dict[str, Any]],
+    *,
+    now: float,
+    run_at: float | None = None,
 ) -> None:
-    """Insert calls, one queued job each and their first event, in the caller's transaction."""
+    """Insert calls, one queued job each and their first event, in the caller's transaction.
+
+    The jobs become due at ``run_at`` (a scheduled call), or at once.
+    """
     await conn.execute(insert(calls), list(rows))
     await conn.execute(
         insert(call_jobs),
@@ -26,7 +33,7 @@ async def insert_calls(
                 "tenant_id": r["tenant_id"],
                 "status": "queued",
                 "priority": r["priority"],
-                "run_at": now,
+                "run_at": now if run_at is None else run_at,
                 "attempts": 0,
                 "created_at": now,
             }

@@ -59,6 +59,9 @@ tenants = Table(
     Column("webhook_secret", LargeBinary),  # encrypted
     Column("webhook_url", String(512)),
     Column("created_at", Float, nullable=False),
+    # 0002: webhooks
+    Column("connect_callback_url", String(512)),  # Huawei bidirectional connect callback
+    Column("webhook_signing_key", LargeBinary),  # encrypted Ed25519 private key (raw, 32 bytes)
 )
 
 apps = Table(
@@ -300,6 +303,10 @@ webhook_deliveries = Table(
     Column("last_error", Text),
     Column("created_at", Float, nullable=False),
     Column("delivered_at", Float),
+    # 0002: webhooks
+    Column("event_type", String(32), nullable=False),
+    Column("host", String(255), nullable=False),  # host[:port], for per-host limits
+    Column("url_from_request", Boolean, nullable=False, default=False),
     Index("ix_webhook_deliveries_due", "status", "next_attempt_at"),
     Index("ix_webhook_deliveries_call", "call_id", "seq"),
 )

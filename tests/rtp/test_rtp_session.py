@@ -52,6 +52,8 @@ def test_time_passing_moves_the_timestamp_and_starts_a_talkspurt() -> None:
     assert (a.marker, b.marker, c.marker) == (True, False, True)
     d = RtpPacket.parse(s.audio(FRAME, now=11.035))  # early tick: never goes backwards
     assert d.timestamp == c.timestamp + 160
+    e = RtpPacket.parse(s.audio(FRAME, now=11.06))  # a tick 5 ms late: the timeline holds
+    assert (e.timestamp, e.marker) == (d.timestamp + 160, False)
 
 
 def test_random_initial_values_come_from_the_given_rng() -> None:

@@ -19,6 +19,7 @@ _HEADER = struct.Struct("!BBHII")
 _pack_header = _HEADER.pack
 _unpack_header = _HEADER.unpack_from
 _EXT_HEADER = struct.Struct("!HH")
+_new = object.__new__
 
 
 def pack_rtp(
@@ -93,6 +94,19 @@ class RtpPacket:
         if size < RTP_HEADER_SIZE:
             raise RtpParseError(f"RTP packet too short ({size} bytes)")
         b0, b1, sequence, timestamp, ssrc = _unpack_header(data)
+        if b0 == 0x80:  # the common case: no CSRC, extension or padding
+            packet = _new(cls)
+            packet.payload_type = b1 & 0x7F
+            packet.marker = b1 > 0x7F
+            packet.sequence = sequence
+            packet.timestamp = timestamp
+            packet.ssrc = ssrc
+            packet.payload = bytes(data[RTP_HEADER_SIZE:])
+            packet.csrc = ()
+            packet.extension_profile = None
+            packet.extension = b""
+            packet.padding = 0
+            return packet
         if b0 >> 6 != RTP_VERSION:
             raise RtpParseError(f"RTP version {b0 >> 6}, expected 2")
         pos = RTP_HEADER_SIZE

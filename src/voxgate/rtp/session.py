@@ -21,6 +21,7 @@ from voxgate.rtp.packet import pack_rtp
 from voxgate.rtp.rtcp import ReportBlock, SenderReport
 
 _HEADER = struct.Struct("!BBHII")
+_pack = _HEADER.pack
 
 
 class OutboundStream:
@@ -35,12 +36,14 @@ class OutboundStream:
         timestamp: int | None = None,
         clock_rate: int = 8000,
         event_payload_type: int | None = 101,
+        gap_tolerance: float = 0.06,
         rng: random.Random | None = None,
     ) -> None:
         rng = rng or random.SystemRandom()
         self.payload_type = payload_type
         self.event_payload_type = event_payload_type
         self.clock_rate = clock_rate
+        self._gap_tolerance = round(gap_tolerance * clock_rate)
         self.ssrc = rng.getrandbits(32) if ssrc is None else ssrc
         self.sequence = rng.getrandbits(16) if sequence is None else sequence  # next to send
         self.timestamp = rng.getrandbits(32) if timestamp is None else timestamp  # next to send
@@ -52,13 +55,20 @@ class OutboundStream:
 
     # -- time ---------------------------------------------------------------------------
     def timestamp_at(self, now: float) -> int:
-        """The timestamp a packet stamped at ``now`` carries: never behind the next contiguous
-        one, and ahead of it by the time that passed since the last packet."""
-        if self._last_at is None:
+        """The timestamp a packet stamped at ``now`` carries.
+
+        Normally the next contiguous one: a tick that is a few milliseconds late must not bend
+        the media timeline. After a pause longer than ``gap_tolerance`` (silence suppression,
+        hold, a gap between prompt and bridge) it is ahead by the time that really passed.
+        """
+        last_at = self._last_at
+        if last_at is None:
             return self.timestamp
-        elapsed = round((now - self._last_at) * self.clock_rate)
-        ahead = (self._last_ts + elapsed - self.timestamp) & 0xFFFF_FFFF
-        return self.timestamp if ahead >= 0x8000_0000 else (self.timestamp + ahead) & 0xFFFF_FFFF
+        elapsed = int((now - last_at) * self.clock_rate + 0.5)
+        contiguous = (self.timestamp - self._last_ts) & 0xFFFF_FFFF
+        if elapsed - contiguous <= self._gap_tolerance:
+            return self.timestamp
+        return (self._last_ts + elapsed) & 0xFFFF_FFFF
 
     def pause(self) -> None:
         """Stop sending (silence suppression, hold): the next packet gets the marker bit."""
@@ -80,10 +90,14 @@ class OutboundStream:
 
         Without ``now`` the stream is contiguous: each packet follows the previous one.
         """
-        timestamp = self._stamp(now)
+        timestamp = self.timestamp if now is None else self._stamp(now)
         seq = self.sequence
-        data = pack_rtp(self.payload_type, seq, timestamp, self.ssrc, payload, self._talkspurt)
-        self._talkspurt = False
+        if self._talkspurt:
+            self._talkspurt = False
+            b1 = 0x80 | self.payload_type
+        else:
+            b1 = self.payload_type
+        data = _pack(0x80, b1, seq, timestamp, self.ssrc) + payload
         self.sequence = (seq + 1) & 0xFFFF
         self.timestamp = (timestamp + samples) & 0xFFFF_FFFF
         self.packets_sent += 1
@@ -91,14 +105,15 @@ class OutboundStream:
         return data
 
     def note_relayed(
-        self, sequence: int, timestamp: int, octets: int, now: float, *, newest: bool
+        self, sequence: int, timestamp: int, samples: int, octets: int, now: float, *, newest: bool
     ) -> None:
-        """Account a packet a relay sent on this stream, so local sending continues after it."""
+        """Account a packet a relay sent on this stream (``samples`` long), so local sending
+        continues after it."""
         self.packets_sent += 1
         self.octets_sent += octets
         if newest:
             self.sequence = (sequence + 1) & 0xFFFF
-            self.timestamp = timestamp
+            self.timestamp = (timestamp + samples) & 0xFFFF_FFFF
             self._last_at = now
             self._last_ts = timestamp
         self._talkspurt = False
@@ -184,6 +199,8 @@ class RtpRelay:
         self._seq_offset = 0
         self._ts_offset = 0
         self._max_out_seq = 0
+        self._last_ts: int | None = None
+        self._step = out.clock_rate // 50  # 20 ms until the source shows its packet size
         self.relayed = 0
         self.dropped = 0
 
@@ -209,8 +226,13 @@ class RtpRelay:
         out_ts = (timestamp + self._ts_offset) & 0xFFFF_FFFF
         newest = (out_seq - self._max_out_seq) & 0xFFFF < 0x8000
         if newest:
+            if self._last_ts is not None:
+                step = (out_ts - self._last_ts) & 0xFFFF_FFFF
+                if 0 < step <= out.clock_rate // 10 and pt != out.event_payload_type:
+                    self._step = step  # samples per packet, as the source sends them
             self._max_out_seq = out_seq
-        out.note_relayed(out_seq, out_ts, len(data) - 12, now, newest=newest)
+            self._last_ts = out_ts
+        out.note_relayed(out_seq, out_ts, self._step, len(data) - 12, now, newest=newest)
         self.relayed += 1
         return _HEADER.pack(b0, marker | pt, out_seq, out_ts, out.ssrc) + data[12:]
 
@@ -222,6 +244,7 @@ class RtpRelay:
         self._seq_offset = (out.sequence - seq) & 0xFFFF
         self._ts_offset = (out.timestamp_at(now) - timestamp) & 0xFFFF_FFFF
         self._max_out_seq = out.sequence
+        self._last_ts = None
 
     def __repr__(self) -> str:
         source = "none" if self.source_ssrc is None else f"0x{self.source_ssrc:08x}"

@@ -25,15 +25,42 @@ COMPACT = {
     "x": "session-expires", "a": "accept-contact", "j": "reject-contact",
     "d": "request-disposition", "y": "identity", "n": "identity-info",
 }  # fmt: skip
-_CANONICAL_NAMES = ["Via", "From", "To", "Call-ID", "CSeq", "Contact", "Max-Forwards", "Route", "Record-Route", "Content-Type", "Content-Length", "Content-Encoding", "Content-Disposition", "Allow", "Supported", "Require", "Proxy-Require", "Unsupported", "Accept", "Accept-Encoding", "Accept-Language", "Expires", "Min-Expires", "User-Agent", "Server", "Subject", "Date", "Authorization", "WWW-Authenticate", "Proxy-Authenticate", "Proxy-Authorization", "Authentication-Info", "Retry-After", "Reason", "Event", "Allow-Events", "Session-Expires", "Min-SE", "Refer-To", "Referred-By", "Timestamp", "Warning", "Organization", "Priority", "P-Asserted-Identity", "P-Preferred-Identity", "Privacy", "Path", "Service-Route", "RSeq", "RAck", "Accept-Contact", "Reject-Contact", "Request-Disposition", "Identity", "Identity-Info", "Subscription-State", "Replaces", "Diversion", "In-Reply-To", "Reply-To", "Call-Info", "Alert-Info", "Error-Info", "MIME-Version", "Content-Language"]
+# fmt: off
+_CANONICAL_NAMES = (
+    "Via", "From", "To", "Call-ID", "CSeq", "Contact", "Max-Forwards", "Route", "Record-Route",
+    "Content-Type", "Content-Length", "Content-Encoding", "Content-Disposition", "Allow",
+    "Supported", "Require", "Proxy-Require", "Unsupported", "Accept", "Accept-Encoding",
+    "Accept-Language", "Expires", "Min-Expires", "User-Agent", "Server", "Subject", "Date",
+    "Authorization", "WWW-Authenticate", "Proxy-Authenticate", "Proxy-Authorization",
+    "Authentication-Info", "Retry-After", "Reason", "Event", "Allow-Events", "Session-Expires",
+    "Min-SE", "Refer-To", "Referred-By", "Timestamp", "Warning", "Organization", "Priority",
+    "P-Asserted-Identity", "P-Preferred-Identity", "Privacy", "Path", "Service-Route", "RSeq",
+    "RAck", "Accept-Contact", "Reject-Contact", "Request-Disposition", "Identity",
+    "Identity-Info", "Subscription-State", "Replaces", "Diversion", "In-Reply-To", "Reply-To",
+    "Call-Info", "Alert-Info", "Error-Info", "MIME-Version", "Content-Language",
+)
+# fmt: on
 CANONICAL = {name.lower(): name for name in _CANONICAL_NAMES}
 # Headers whose values are comma-separated lists (RFC 3261 §7.3.1).
+# fmt: off
 LIST_HEADERS = frozenset(
-    ["via", "contact", "route", "record-route", "allow", "supported", "require", "proxy-require", "unsupported", "accept", "accept-encoding", "accept-language", "allow-events", "path", "service-route", "p-asserted-identity"]
+    (
+        "via", "contact", "route", "record-route", "allow", "supported", "require",
+        "proxy-require", "unsupported", "accept", "accept-encoding", "accept-language",
+        "allow-events", "path", "service-route", "p-asserted-identity",
+    )
 )
+# fmt: on
 # Headers that may appear at most once.
-SINGLE_HEADERS = ("call-id", "cseq", "from", "to", "max-forwards", "content-length",
-                  "content-type")  # fmt: skip
+SINGLE_HEADERS = (
+    "call-id",
+    "cseq",
+    "from",
+    "to",
+    "max-forwards",
+    "content-length",
+    "content-type",
+)  # fmt: skip
 _TOKEN = re.compile(r"[A-Za-z0-9\-.!%*_+`'~]+\Z")
 
 

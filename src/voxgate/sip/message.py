@@ -125,8 +125,11 @@ class SipMessage:
     def to_bytes(self) -> bytes:
         body = self.body
         head = "".join(
-            [f"{name}: {value}\r\n" for key, name, value in self.headers._items
-             if key != "content-length"]
+            [
+                f"{name}: {value}\r\n"
+                for key, name, value in self.headers._items
+                if key != "content-length"
+            ]
         )
         text = f"{self.start_line()}\r\n{head}Content-Length: {len(body)}\r\n\r\n"
         return text.encode("utf-8", "surrogateescape") + body
@@ -408,9 +411,7 @@ def make_response(
     if not 100 <= status <= 699:
         raise LocalProtocolError(f"bad status {status}")
     src = request.headers
-    h = Headers._raw(
-        [item for item in src._items if item[0] in ("via", "from", "call-id", "cseq")]
-    )
+    h = Headers._raw([item for item in src._items if item[0] in ("via", "from", "call-id", "cseq")])
     to = src.get("to")
     if to is not None:
         if to_tag and status > 100 and not _TAG.search(to):
@@ -476,8 +477,10 @@ def check_request(
                 "unsupported body", 415, headers=(("Accept", ", ".join(sorted(accepted))),)
             )
     if request.method in ("INVITE", "OPTIONS") and "accept" in request.headers:
-        offered = {item.split(";", 1)[0].strip().lower() for item in split_list(
-            request.headers.get("accept") or "")}
+        offered = {
+            item.split(";", 1)[0].strip().lower()
+            for item in split_list(request.headers.get("accept") or "")
+        }
         if offered and not offered & (accepted | {"*/*", "application/*"}):
             raise RemoteProtocolError(
                 "no acceptable body type", 406, headers=(("Accept", ", ".join(sorted(accepted))),)
@@ -513,7 +516,7 @@ class StreamFramer:
         buf += data
         frames: list[bytes] = []
         while buf:
-            if buf[:1] in (b"\r", b"\n"):
+            if buf[0] in (13, 10):
                 if buf.startswith(b"\r\n\r\n"):
                     self.pings += 1
                     del buf[:4]

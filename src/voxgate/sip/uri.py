@@ -326,7 +326,7 @@ def parse_params(text: str) -> dict[str, str | None]:
     i, n = 1, len(text)
     while True:
         j = i
-        while j < n and text[j] not in ";=\"":
+        while j < n and text[j] not in ';="':
             j += 1
         name = text[i:j].strip()
         if not _TOKEN.match(name):

@@ -10,14 +10,20 @@ import hashlib
 import secrets
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from voxgate.calls.script import CallScript
 from voxgate.errors import Conflict
 from voxgate.store import calls as repo
 from voxgate.store.db import Database
+
+# Called inside the accepting transaction with the inserted call rows, to write rows of
+# its own (e.g. an idempotency record) that must commit or roll back with the calls.
+InTransaction = Callable[[AsyncConnection, Sequence[dict[str, Any]]], Awaitable[None]]
 
 
 def new_serial_no() -> str:
@@ -109,6 +115,7 @@ class CallAcceptor:
         duplicate: Duplicate | None = None,
         daily_limit: DailyLimit | None = None,
         run_at: float | None = None,
+        in_transaction: InTransaction | None = None,
     ) -> Accepted:
         now = time.time()
         ref = request_ref or new_ref()
@@ -146,4 +153,6 @@ class CallAcceptor:
                 if used + len(rows) > daily_limit.limit:
                     raise DailyLimitReached(limit=daily_limit.limit, used=used)
             await repo.insert_calls(conn, rows, now=now, run_at=run_at)
+            if in_transaction is not None:
+                await in_transaction(conn, rows)
         return Accepted(ref, [AcceptedCall(r["id"], r["serial_no"]) for r in rows])

@@ -11,6 +11,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from voxgate.api.dialects.huawei.envelope import gateway_error
+from voxgate.api.dialects.nxcloud import envelope as nxcloud_envelope
+from voxgate.api.dialects.sipcall import envelope as sipcall_envelope
 from voxgate.api.jsonresponse import json_response
 from voxgate.errors import (
     Conflict,
@@ -33,6 +35,7 @@ STATUS_OF: dict[type[VoxgateError], int] = {
 
 HUAWEI_PREFIXES = ("/apiaccess/", "/apigovernance/")
 NXCLOUD_PREFIXES = ("/api/voiceSms/",)
+SIPCALL_PATHS = ("/", "/sipcall", "/sipcall/")
 
 
 def problem(status: int, error_id: str, detail: str, **extra: object) -> Response:
@@ -51,11 +54,9 @@ def http_error(request: Request, status: int, detail: str) -> Response:
     if path.startswith(HUAWEI_PREFIXES):
         return gateway_error(status)
     if path.startswith(NXCLOUD_PREFIXES):
-        return json_response({"result": detail, "code": "88"}, status_code=status)
-    if path in ("/", "/sipcall", "/sipcall/"):
-        return json_response(
-            {"ret": 400 if status < 500 else 500, "data": {}, "msg": detail}, status_code=status
-        )
+        return nxcloud_envelope.http_error(status, detail)
+    if path in SIPCALL_PATHS:
+        return sipcall_envelope.http_error(status, detail)
     return problem(status, "http_error", detail)
 
 

@@ -99,3 +99,18 @@ class TokenService:
                 .values(revoked=True)
             )
         return bool(result.rowcount)
+
+    async def revoke_app(self, app_id: str, dialect: str) -> int:
+        """Revoke every live token of one app in one dialect; returns how many."""
+        self._cache = {t: hit for t, hit in self._cache.items() if hit[1].app_id != app_id}
+        async with self.db.begin() as conn:
+            result = await conn.execute(
+                update(access_tokens)
+                .where(
+                    (access_tokens.c.app_id == app_id)
+                    & (access_tokens.c.dialect == dialect)
+                    & (access_tokens.c.revoked == False)  # noqa: E712
+                )
+                .values(revoked=True)
+            )
+        return int(result.rowcount or 0)

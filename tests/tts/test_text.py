@@ -64,3 +64,13 @@ def test_long_sentences_are_cut_at_clauses_then_words() -> None:
     parts = split_sentences(text, max_chars=50)
     assert all(len(p) <= 50 for p in parts)
     assert " ".join(parts).split() == normalise_text(text).split()
+
+
+def test_first_chunk_can_be_shorter() -> None:
+    text = "Hello, this is a message from your bank about your account. Thanks."
+    assert split_sentences(text, first_max_chars=20) == [
+        "Hello,",
+        "this is a message from your bank about your account.",
+        "Thanks.",
+    ]
+    assert split_sentences("Short one. Two.", first_max_chars=20) == ["Short one.", "Two."]

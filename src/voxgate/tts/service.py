@@ -27,6 +27,8 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 SENTENCE_GAP_MS = 0
+# The first chunk of a text is kept short so that playback can start sooner.
+FIRST_CHUNK_CHARS = 80
 DIGITS = [str(d) for d in range(10)]
 COMMON_PHRASES = [
     "Your verification code is",
@@ -65,6 +67,13 @@ class Speech:
                 log.warning("%s unavailable: %s", name, exc, extra={"action": "tts_engine_missing"})
         cache = AudioCache(cache_dir) if cache_dir is not None else None
         return cls(engines=engines, cache=cache)
+
+    def start(self) -> None:
+        """Start worker processes and load voices now, so the first request is not slow."""
+        for engine in self.engines.values():
+            start = getattr(engine, "start", None)
+            if callable(start):
+                start()
 
     def close(self) -> None:
         for engine in self.engines.values():
@@ -122,7 +131,7 @@ class Speech:
     ) -> Iterator[TelephoneAudio]:
         """Telephone audio sentence by sentence, each yielded as soon as it is ready."""
         chain = chain_for(voice=voice, language=language, engine=engine)
-        for sentence in split_sentences(text):
+        for sentence in split_sentences(text, first_max_chars=FIRST_CHUNK_CHARS):
             yield self._sentence(chain, sentence, codec, force)
 
     def say(

@@ -88,11 +88,24 @@ def _split_words(clause: str, max_chars: int) -> list[str]:
     return out
 
 
-def split_sentences(text: str, *, max_chars: int = MAX_SENTENCE_CHARS) -> list[str]:
-    """Sentences of at most ``max_chars`` (longer ones are cut at clauses, then words)."""
+def split_sentences(
+    text: str, *, max_chars: int = MAX_SENTENCE_CHARS, first_max_chars: int | None = None
+) -> list[str]:
+    """Sentences of at most ``max_chars`` (longer ones are cut at clauses, then words).
+
+    ``first_max_chars`` cuts the first sentence shorter, so that streaming playback can
+    start sooner.
+    """
     sentences = [s.strip() for s in _SENTENCE_END.split(normalise_text(text))]
     out: list[str] = []
     for sentence in sentences:
-        if sentence:
-            out.extend(_split_long(sentence, max_chars))
+        if not sentence:
+            continue
+        if not out and first_max_chars is not None and len(sentence) > first_max_chars:
+            head, *rest = _split_long(sentence, first_max_chars)
+            out.append(head)
+            sentence = " ".join(rest)
+            if not sentence:
+                continue
+        out.extend(_split_long(sentence, max_chars))
     return out

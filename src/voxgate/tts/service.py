@@ -107,6 +107,7 @@ class Speech:
                 key = self._key(choice, engine, text, codec)
                 if self.cache is None:
                     return self._render_sentence(engine, choice.voice, text, codec)
+
                 def render(engine: Engine = engine, voice: str = choice.voice) -> TelephoneAudio:
                     return self._render_sentence(engine, voice, text, codec)
 

@@ -10,7 +10,10 @@ frequencies in one matrix product. A window holds a key when:
   and at most ``max_low_over_high_db`` below it;
 - each of the two is ``min_peak_ratio_db`` above every other tone of its group;
 - the two tones carry at least ``min_tone_fraction`` of the window's energy (speech and music
-  spread energy over many frequencies), and
+  spread energy over many frequencies);
+- the high tone's second harmonic is at least ``-max_harmonic_db`` below it (a DTMF generator
+  makes pure tones; voices and instruments that happen to hit two DTMF frequencies carry
+  harmonics), and
 - the window is steady: each of its four 5 ms quarters holds at least ``min_steadiness`` of the
   mean quarter energy, so windows that catch only the start or end of a tone do not count.
 
@@ -32,10 +35,13 @@ from voxgate.media.tones import DTMF_COLS, DTMF_LAYOUT, DTMF_ROWS, SAMPLE_RATE, 
 HOP: Final = 40  # 5 ms
 WINDOW: Final = 4 * HOP  # 20 ms
 
-_OMEGA = 2 * np.pi * np.array(DTMF_ROWS + DTMF_COLS) / SAMPLE_RATE  # rad per sample
+# The eight DTMF frequencies, then the second harmonics of the four high-group ones.
+_FREQS = np.array(DTMF_ROWS + DTMF_COLS + tuple(2 * f for f in DTMF_COLS))
+_OMEGA = 2 * np.pi * _FREQS / SAMPLE_RATE  # rad per sample
 _BASIS = np.hstack(
     [np.cos(_OMEGA * np.arange(WINDOW)[:, None]), np.sin(_OMEGA * np.arange(WINDOW)[:, None])]
-)  # (WINDOW, 16): the real and imaginary parts of each frequency's DFT term
+)  # (WINDOW, 24): the real and imaginary parts of each frequency's DFT term
+_F = len(_FREQS)
 _KEYS = [DTMF_LAYOUT[r][c] for r in range(4) for c in range(4)]
 
 Samples = npt.NDArray[np.int16] | bytes
@@ -66,6 +72,7 @@ class DtmfDetector:
         min_peak_ratio_db: float = 10.0,
         min_tone_fraction: float = 0.65,
         min_steadiness: float = 0.7,
+        max_harmonic_db: float = -20.0,
         min_windows: int = 3,
         min_gap: float = 0.04,
     ) -> None:
@@ -76,6 +83,7 @@ class DtmfDetector:
         self._peak_ratio = 10 ** (min_peak_ratio_db / 10)
         self._fraction = min_tone_fraction
         self._steadiness = min_steadiness
+        self._harmonic = 10 ** (max_harmonic_db / 10)
         self.min_windows = min_windows
         self._gap_windows = max(1, round(min_gap * SAMPLE_RATE / HOP))
         self._start = 0  # sample index where the next window starts
@@ -121,22 +129,24 @@ class DtmfDetector:
         self, spectrum: npt.NDArray[np.float64], energy: npt.NDArray[np.float64]
     ) -> npt.NDArray[np.int64]:
         """Key index + 1 (1..16) per window, or 0. ``energy`` is per quarter."""
-        power = spectrum[:, :8] ** 2 + spectrum[:, 8:] ** 2  # (windows, 8)
+        power = spectrum[:, :_F] ** 2 + spectrum[:, _F:] ** 2  # (windows, 12)
         e0, e1, e2, e3 = energy[:-3], energy[1:-2], energy[2:-1], energy[3:]
         total = e0 + e1 + e2 + e3
         steady = np.minimum(np.minimum(e0, e1), np.minimum(e2, e3))
 
-        ranked = np.sort(power.reshape(-1, 2, 4), axis=2)  # per group, ascending
+        ranked = np.sort(power[:, :8].reshape(-1, 2, 4), axis=2)  # per group, ascending
         row_p, col_p = ranked[:, 0, 3], ranked[:, 1, 3]
         rows_other, cols_other = ranked[:, 0, 2], ranked[:, 1, 2]
         row = power[:, :4].argmax(axis=1)
-        col = power[:, 4:].argmax(axis=1)
+        col = power[:, 4:8].argmax(axis=1)
+        harmonic = power[np.arange(len(power)), col + 8]
 
         ok = (row_p >= self._min_power) & (col_p >= self._min_power)
         ok &= (col_p <= row_p * self._high_over_low) & (row_p <= col_p * self._low_over_high)
         ok &= (rows_other * self._peak_ratio <= row_p) & (cols_other * self._peak_ratio <= col_p)
         ok &= (row_p + col_p) * (2 / WINDOW) >= self._fraction * total
         ok &= steady * 4 >= self._steadiness * total
+        ok &= harmonic <= col_p * self._harmonic
         return np.where(ok, row * 4 + col + 1, 0)
 
     def _step(self, key: int, start: int) -> DetectedKey | None:

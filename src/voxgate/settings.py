@@ -49,6 +49,22 @@ class Settings(BaseSettings):
     public_url: str = "http://127.0.0.1:8080"
     token_cache_seconds: float = Field(default=5.0, ge=0)
     dispatcher_enabled: bool = True
+    # webhooks (docs/webhooks.md)
+    webhooks_enabled: bool = True
+    webhook_max_attempts: int = Field(default=10, ge=1, le=100)
+    webhook_backoff_base: float = Field(default=42.0, ge=0)
+    webhook_backoff_factor: float = Field(default=2.0, ge=1)
+    webhook_backoff_cap: float = Field(default=10800.0, ge=0)
+    webhook_backoff_jitter: float = Field(default=0.2, ge=0, lt=1)
+    webhook_connect_timeout: float = Field(default=5.0, gt=0)
+    webhook_read_timeout: float = Field(default=10.0, gt=0)
+    webhook_attempt_deadline: float = Field(default=30.0, gt=0)
+    webhook_lease_seconds: float = Field(default=60.0, gt=0)
+    webhook_concurrency: int = Field(default=64, ge=1, le=4096)
+    webhook_per_host: int = Field(default=8, ge=1, le=4096)
+    webhook_poll_seconds: float = Field(default=0.5, gt=0)
+    webhook_response_cap: int = Field(default=4096, ge=64, le=1_048_576)
+    webhook_timezone: str = "UTC"
 
     @field_validator("log_level")
     @classmethod
@@ -57,6 +73,17 @@ class Settings(BaseSettings):
         if upper not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
             raise ValueError("must be one of DEBUG, INFO, WARNING, ERROR, CRITICAL")
         return upper
+
+    @field_validator("webhook_timezone")
+    @classmethod
+    def _known_timezone(cls, value: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {value!r}") from None
+        return value
 
     @field_validator("database_url")
     @classmethod

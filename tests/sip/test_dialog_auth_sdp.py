@@ -217,7 +217,8 @@ def test_hold_directions(line: bytes, direction: str, hold: bool) -> None:
 
 def test_legacy_hold_and_rejection() -> None:
     old = parse_sdp(
-        b"v=0\r\no=- 1 2 IN IP4 h\r\ns=-\r\nc=IN IP4 0.0.0.0\r\nt=0 0\r\nm=audio 30000 RTP/AVP 0\r\n"
+        b"v=0\r\no=- 1 2 IN IP4 h\r\ns=-\r\nc=IN IP4 0.0.0.0\r\nt=0 0\r\n"
+        b"m=audio 30000 RTP/AVP 0\r\n"
     )
     _, params = make_answer(old, address="a", port=1, session_id=1)
     assert params.remote_hold and not params.can_send and params.can_receive

@@ -27,9 +27,13 @@ def create_app(settings: Settings, *, schema: str | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         services = Services.build(settings, schema=schema)
         app.state.services = services
+        if settings.webhooks_enabled:
+            await services.webhooks.start()
         try:
             yield
         finally:
+            if settings.webhooks_enabled:
+                await services.webhooks.stop()
             await services.close()
 
     app = FastAPI(

@@ -13,6 +13,9 @@ from voxgate.store.db import Database
 from voxgate.store.tenants import App, app_by
 from voxgate.tenancy.profile import TenantProfile
 from voxgate.tenancy.service import TenantService
+from voxgate.webhooks.config import platform_of, worker_config_of
+from voxgate.webhooks.outbox import Outbox
+from voxgate.webhooks.worker import DeliveryWorker
 
 
 @dataclass
@@ -70,6 +73,8 @@ class Services:
     profiles: ProfileCache
     apps: AppCache
     calls: CallAcceptor
+    outbox: Outbox
+    webhooks: DeliveryWorker
 
     @classmethod
     def build(cls, settings: Settings, *, schema: str | None = None) -> Services:
@@ -89,6 +94,8 @@ class Services:
             profiles=ProfileCache(tenants=tenants, ttl=settings.token_cache_seconds),
             apps=AppCache(db=db, ttl=settings.token_cache_seconds),
             calls=CallAcceptor(db=db),
+            outbox=Outbox(platform=platform_of(settings)),
+            webhooks=DeliveryWorker(db=db, box=box, config=worker_config_of(settings)),
         )
 
     async def close(self) -> None:

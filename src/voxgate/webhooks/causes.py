@@ -1,7 +1,6 @@
 """A call's outcome, and the codes each vendor format reports for it. Pure tables.
 
-The SIP status → Q.850 → FreeSWITCH cause-name table kept here is deliberately small (the
-causes a voice callback reports); a fuller table belongs with the SIP stack. The vendor codes
+SIP status → Q.850 → FreeSWITCH cause name comes from ``voxgate.sip.causes``. The vendor codes
 (Huawei ``releaseReason``, NXCloud ``hangup_disposition``, PhalApi ``hangupcause``) are derived
 from the outcome here, in one place.
 """
@@ -12,71 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-# Q.850 cause value → FreeSWITCH hangup cause name.
-Q850_NAMES: dict[int, str] = {
-    1: "UNALLOCATED_NUMBER",
-    3: "NO_ROUTE_DESTINATION",
-    16: "NORMAL_CLEARING",
-    17: "USER_BUSY",
-    18: "NO_USER_RESPONSE",
-    19: "NO_ANSWER",
-    20: "SUBSCRIBER_ABSENT",
-    21: "CALL_REJECTED",
-    22: "NUMBER_CHANGED",
-    27: "DESTINATION_OUT_OF_ORDER",
-    28: "INVALID_NUMBER_FORMAT",
-    31: "NORMAL_UNSPECIFIED",
-    34: "NORMAL_CIRCUIT_CONGESTION",
-    38: "NETWORK_OUT_OF_ORDER",
-    41: "NORMAL_TEMPORARY_FAILURE",
-    42: "SWITCH_CONGESTION",
-    47: "RESOURCE_UNAVAILABLE",
-    55: "INCOMING_CALL_BARRED",
-    57: "BEARERCAPABILITY_NOTAUTH",
-    58: "BEARERCAPABILITY_NOTAVAIL",
-    79: "SERVICE_NOT_IMPLEMENTED",
-    88: "INCOMPATIBLE_DESTINATION",
-    102: "RECOVERY_ON_TIMER_EXPIRE",
-    111: "PROTOCOL_ERROR",
-    127: "INTERWORKING",
-    487: "ORIGINATOR_CANCEL",  # not Q.850: FreeSWITCH's name for a call we cancelled
-}
-
-# SIP final status → Q.850 cause (RFC 3398 §8.2.6.1, as FreeSWITCH applies it).
-SIP_TO_Q850: dict[int, int] = {
-    400: 41,
-    401: 21,
-    402: 21,
-    403: 21,
-    404: 1,
-    405: 127,
-    406: 79,
-    407: 21,
-    408: 102,
-    410: 22,
-    413: 127,
-    414: 127,
-    415: 79,
-    420: 127,
-    480: 18,
-    481: 41,
-    483: 25,
-    484: 28,
-    485: 1,
-    486: 17,
-    487: 487,
-    488: 88,
-    500: 41,
-    501: 79,
-    502: 38,
-    503: 34,
-    504: 102,
-    505: 127,
-    600: 17,
-    603: 21,
-    604: 1,
-    606: 58,
-}
+from voxgate.sip.causes import cause_for_status, cause_name
 
 REFUSED = frozenset({17, 21})  # busy, rejected: the called party said no
 UNANSWERED = frozenset({18, 19, 487})  # rang out, or we gave up
@@ -96,7 +31,7 @@ class Outcome:
 
     @property
     def cause_name(self) -> str:
-        return Q850_NAMES.get(self.q850, "NORMAL_UNSPECIFIED")
+        return cause_name(self.q850)
 
 
 def outcome_of(
@@ -108,7 +43,7 @@ def outcome_of(
     sip = call.get("sip_status")
     q850 = call.get("q850_cause")
     if not q850 and sip:
-        q850 = SIP_TO_Q850.get(int(sip), 127 if int(sip) >= 400 else 16)
+        q850 = cause_for_status(int(sip)).code
     if not q850:
         q850 = 16 if was_answered else (19 if was_rung else 41)
     side = call.get("hangup_side") or ("callee" if was_answered else "system")

@@ -132,19 +132,23 @@ class DtmfDetector:
         power = spectrum[:, :_F] ** 2 + spectrum[:, _F:] ** 2  # (windows, 12)
         e0, e1, e2, e3 = energy[:-3], energy[1:-2], energy[2:-1], energy[3:]
         total = e0 + e1 + e2 + e3
-        steady = np.minimum(np.minimum(e0, e1), np.minimum(e2, e3))
+        row_p = power[:, :4].max(axis=1)
+        col_p = power[:, 4:8].max(axis=1)
+        # Level and energy share first: they fail for almost every window of speech or silence.
+        ok = np.minimum(row_p, col_p) >= self._min_power
+        ok &= (row_p + col_p) * (2 / WINDOW) >= self._fraction * total
+        if not ok.any():
+            return np.zeros(len(power), dtype=np.int64)
 
         ranked = np.sort(power[:, :8].reshape(-1, 2, 4), axis=2)  # per group, ascending
-        row_p, col_p = ranked[:, 0, 3], ranked[:, 1, 3]
         rows_other, cols_other = ranked[:, 0, 2], ranked[:, 1, 2]
         row = power[:, :4].argmax(axis=1)
         col = power[:, 4:8].argmax(axis=1)
         harmonic = power[np.arange(len(power)), col + 8]
+        steady = np.minimum(np.minimum(e0, e1), np.minimum(e2, e3))
 
-        ok = (row_p >= self._min_power) & (col_p >= self._min_power)
         ok &= (col_p <= row_p * self._high_over_low) & (row_p <= col_p * self._low_over_high)
         ok &= (rows_other * self._peak_ratio <= row_p) & (cols_other * self._peak_ratio <= col_p)
-        ok &= (row_p + col_p) * (2 / WINDOW) >= self._fraction * total
         ok &= steady * 4 >= self._steadiness * total
         ok &= harmonic <= col_p * self._harmonic
         return np.where(ok, row * 4 + col + 1, 0)

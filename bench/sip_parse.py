@@ -14,7 +14,7 @@ INVITE = (
     b"Via: SIP/2.0/UDP 192.0.2.10:5060;branch=z9hG4bK-524287-1---a4f3c9d2e1b0;rport\r\n"
     b"Max-Forwards: 70\r\n"
     b"Contact: <sip:alice@192.0.2.10:5060;transport=UDP>\r\n"
-    b'To: <sip:+15551234567@198.51.100.7>\r\n'
+    b"To: <sip:+15551234567@198.51.100.7>\r\n"
     b'From: "Alice" <sip:alice@example.com>;tag=9fxced76sl\r\n'
     b"Call-ID: 3848276298220188511@192.0.2.10\r\n"
     b"CSeq: 1 INVITE\r\n"

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from voxgate.rtp import DtmfDigit, DtmfReceiver, TelephoneEvent, encode_digit
+from voxgate.rtp import DtmfDigit, DtmfReceiver, RtpPacket, TelephoneEvent, encode_digit
 from voxgate.rtp.dtmf import event_code
 
 
@@ -143,6 +143,15 @@ def test_long_event_segments_are_one_key() -> None:
     out += rx.feed(TelephoneEvent(code, False, 10, 800).serialize(), 0xFFFF, False, 8.1)
     out += rx.feed(TelephoneEvent(code, True, 10, 1600).serialize(), 0xFFFF, False, 8.2)
     assert out == [DtmfDigit("4", 0xFFFF, 0xFFFF + 1600, "end")]
+
+
+def test_feed_packet_takes_a_parsed_packet() -> None:
+    rx = DtmfReceiver()
+    out = []
+    for p in encode_digit("*"):
+        packet = RtpPacket(payload_type=101, timestamp=42, marker=p.marker, payload=p.payload)
+        out += rx.feed_packet(packet, p.offset)
+    assert [d.key for d in out] == ["*"]
 
 
 def test_malformed_and_non_dtmf_events_are_ignored() -> None:

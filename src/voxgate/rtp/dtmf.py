@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import Final, Literal
 
 from voxgate.rtp.errors import RtpParseError
+from voxgate.rtp.packet import RtpPacket
 
 DTMF_KEYS: Final = "0123456789*#ABCD"  # event codes 0..15 (RFC 4733 §3.2)
 MAX_DURATION: Final = 0xFFFF
@@ -178,6 +179,10 @@ class DtmfReceiver:
         if event.end:
             out.append(self._finish("end"))
         return out
+
+    def feed_packet(self, packet: RtpPacket, now: float) -> list[DtmfDigit]:
+        """:meth:`feed` for a parsed packet of the negotiated telephone-event type."""
+        return self.feed(packet.payload, packet.timestamp, packet.marker, now)
 
     def _continues(
         self, active: _Active, event: TelephoneEvent, timestamp: int, marker: bool

@@ -74,7 +74,10 @@ async def create_tenant(request: Request, body: TenantCreate) -> TenantCredentia
     """The answer is what `voxgate tenant create NAME --json` prints. Keep the secrets."""
     services = services_of(request)
     flags = body.model_dump(exclude_none=True, exclude={"name", "trial"})
-    creds = await services.tenants.create(body.name, trial=body.trial, **flags)
+    creds = await services.tenants.create(body.name, trial=body.trial)
+    if flags:
+        # TenantService.create fixes these columns itself; they are settings to apply after.
+        await services.tenants.update(creds.tenant_id, **flags)
     return TenantCredentials.model_validate(creds.as_json())
 
 

@@ -1,0 +1,102 @@
+"""A real HTTP webhook receiver (uvicorn in a thread) that records what it is sent.
+
+Each test uses its own path prefix. What the receiver answers is scripted per path: a queue of
+``Reply`` objects, then the default (200 ``success``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections import defaultdict, deque
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+import uvicorn
+from starlette.requests import Request
+from starlette.responses import Response
+
+from tests.support.server import free_port
+
+
+@dataclass(frozen=True)
+class Reply:
+    status: int = 200
+    body: bytes = b"success"
+    delay: float = 0.0
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Received:
+    path: str
+    headers: dict[str, str]
+    body: bytes
+    at: float
+
+
+class Receiver:
+    def __init__(self) -> None:
+        self.base_url = ""
+        self.requests: list[Received] = []
+        self.scripts: dict[str, deque[Reply]] = defaultdict(deque)
+        self.lock = threading.Lock()
+
+    def script(self, path: str, *replies: Reply) -> None:
+        with self.lock:
+            self.scripts[path].extend(replies)
+
+    def received(self, prefix: str) -> list[Received]:
+        with self.lock:
+            return [r for r in self.requests if r.path.startswith(prefix)]
+
+    def wait_for(self, prefix: str, count: int, timeout: float = 20.0) -> list[Received]:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            got = self.received(prefix)
+            if len(got) >= count:
+                return got
+            time.sleep(0.02)
+        raise AssertionError(f"{prefix}: {len(self.received(prefix))} requests, wanted {count}")
+
+    async def __call__(self, scope: dict, receive: object, send: object) -> None:  # type: ignore[type-arg]
+        if scope["type"] != "http":
+            return
+        request = Request(scope, receive)  # type: ignore[arg-type]
+        body = await request.body()
+        path = request.url.path
+        with self.lock:
+            self.requests.append(
+                Received(path, {k.lower(): v for k, v in request.headers.items()}, body, time.time())
+            )
+            queue = self.scripts.get(path)
+            reply = queue.popleft() if queue else Reply()
+        if reply.delay:
+            await asyncio.sleep(reply.delay)
+        response = Response(reply.body, status_code=reply.status, headers=reply.headers)
+        await response(scope, receive, send)  # type: ignore[arg-type]
+
+
+@contextmanager
+def running_receiver() -> Iterator[Receiver]:
+    receiver = Receiver()
+    port = free_port()
+    config = uvicorn.Config(
+        receiver, host="127.0.0.1", port=port, log_level="warning", lifespan="off"
+    )
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=lambda: asyncio.run(server.serve()), daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            raise RuntimeError("receiver did not start")
+        time.sleep(0.02)
+    receiver.base_url = f"http://127.0.0.1:{port}"
+    try:
+        yield receiver
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)

@@ -68,9 +68,8 @@ class Receiver:
         body = await request.body()
         path = request.url.path
         with self.lock:
-            self.requests.append(
-                Received(path, {k.lower(): v for k, v in request.headers.items()}, body, time.time())
-            )
+            headers = {k.lower(): v for k, v in request.headers.items()}
+            self.requests.append(Received(path, headers, body, time.time()))
             queue = self.scripts.get(path)
             reply = queue.popleft() if queue else Reply()
         if reply.delay:

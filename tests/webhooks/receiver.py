@@ -43,6 +43,8 @@ class Receiver:
         self.requests: list[Received] = []
         self.scripts: dict[str, deque[Reply]] = defaultdict(deque)
         self.lock = threading.Lock()
+        self.active: dict[str, int] = defaultdict(int)
+        self.max_active: dict[str, int] = defaultdict(int)
 
     def script(self, path: str, *replies: Reply) -> None:
         with self.lock:
@@ -72,8 +74,15 @@ class Receiver:
             self.requests.append(Received(path, headers, body, time.time()))
             queue = self.scripts.get(path)
             reply = queue.popleft() if queue else Reply()
-        if reply.delay:
-            await asyncio.sleep(reply.delay)
+            group = "/".join(path.split("/")[:3])
+            self.active[group] += 1
+            self.max_active[group] = max(self.max_active[group], self.active[group])
+        try:
+            if reply.delay:
+                await asyncio.sleep(reply.delay)
+        finally:
+            with self.lock:
+                self.active[group] -= 1
         response = Response(reply.body, status_code=reply.status, headers=reply.headers)
         await response(scope, receive, send)  # type: ignore[arg-type]
 

@@ -9,7 +9,7 @@ import pytest
 from tests.media_pure.signals import add_noise, music_like, speech_like
 from voxgate.media import g711
 from voxgate.media.dtmf_detect import DetectedKey, DtmfDetector
-from voxgate.media.tones import dtmf_sequence, dtmf_tone, silence
+from voxgate.media.tones import dtmf_frequencies, dtmf_sequence, dtmf_tone, silence
 
 KEYS = "0123456789*#ABCD"
 
@@ -91,14 +91,26 @@ def test_key_change_without_a_gap_reports_both() -> None:
     assert keys(pcm) == "19"
 
 
-def test_off_nominal_frequency_within_tolerance_is_heard() -> None:
-    n = np.arange(800)
-    amplitude = 6000
-    pcm = (
-        amplitude
-        * (np.sin(2 * np.pi * 697 * 1.015 * n / 8000) + np.sin(2 * np.pi * 1209 * 0.985 * n / 8000))
-    ).astype(np.int16)
-    assert keys(pcm) == "1"
+def pair(low: float, high: float, seconds: float = 0.1) -> np.ndarray:
+    n = np.arange(int(seconds * 8000))
+    x = 6000 * (np.sin(2 * np.pi * low * n / 8000) + np.sin(2 * np.pi * high * n / 8000))
+    return x.astype(np.int16)
+
+
+@pytest.mark.parametrize("key", ["1", "5", "9", "D"])
+@pytest.mark.parametrize(("low_dev", "high_dev"), [(1.015, 1.015), (0.985, 0.985), (1.015, 0.985)])
+def test_frequencies_off_by_the_allowed_1_5_percent_are_heard(
+    key: str, low_dev: float, high_dev: float
+) -> None:
+    low, high = dtmf_frequencies(key)
+    assert keys(pair(low * low_dev, high * high_dev)) == key
+
+
+@pytest.mark.parametrize("key", ["1", "5", "9", "D"])
+@pytest.mark.parametrize("dev", [0.965, 1.035])
+def test_high_tone_off_by_3_5_percent_is_rejected(key: str, dev: float) -> None:
+    low, high = dtmf_frequencies(key)
+    assert keys(pair(low, high * dev)) == ""
 
 
 @pytest.mark.parametrize("seed", range(4))

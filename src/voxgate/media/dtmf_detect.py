@@ -2,8 +2,11 @@
 
 Each 20 ms analysis window (160 samples) is evaluated every 5 ms. The eight DTMF frequencies are
 measured with the Goertzel algorithm in its closed form — the power of one DFT term at the exact
-tone frequency, which is what the Goertzel recurrence computes — for all windows and all eight
-frequencies in one matrix product. A window holds a key when:
+tone frequency, which is what the Goertzel recurrence computes — for all windows and frequencies
+in one matrix product. Each frequency is probed at its nominal value and 1.2 % either side, and
+the strongest probe counts, so senders off by the allowed 1.5 % are heard.
+
+A window holds a key when:
 
 - the strongest low-group and high-group tones are each above ``min_level_dbm0``;
 - twist is within limits: the high tone is at most ``max_high_over_low_db`` above the low one,
@@ -35,13 +38,18 @@ from voxgate.media.tones import DTMF_COLS, DTMF_LAYOUT, DTMF_ROWS, SAMPLE_RATE, 
 HOP: Final = 40  # 5 ms
 WINDOW: Final = 4 * HOP  # 20 ms
 
-# The eight DTMF frequencies, then the second harmonics of the four high-group ones.
-_FREQS = np.array(DTMF_ROWS + DTMF_COLS + tuple(2 * f for f in DTMF_COLS))
+# The eight DTMF frequencies, then the second harmonics of the four high-group ones; each probed
+# at its nominal value and PROBE above and below, so tones off by the 1.5 % a sender may deviate
+# lose under 1 dB (a 20 ms window's bins are 50 Hz wide).
+PROBE: Final = 0.012
+_NOMINAL = np.array(DTMF_ROWS + DTMF_COLS + tuple(2 * f for f in DTMF_COLS))
+_F = len(_NOMINAL)
+_FREQS = np.concatenate([_NOMINAL * (1 - PROBE), _NOMINAL, _NOMINAL * (1 + PROBE)])
 _OMEGA = 2 * np.pi * _FREQS / SAMPLE_RATE  # rad per sample
 _BASIS = np.hstack(
     [np.cos(_OMEGA * np.arange(WINDOW)[:, None]), np.sin(_OMEGA * np.arange(WINDOW)[:, None])]
-)  # (WINDOW, 24): the real and imaginary parts of each frequency's DFT term
-_F = len(_FREQS)
+)  # (WINDOW, 72): the real and imaginary parts of each probe's DFT term
+_P = len(_FREQS)
 _KEYS = [DTMF_LAYOUT[r][c] for r in range(4) for c in range(4)]
 
 Samples = npt.NDArray[np.int16] | bytes
@@ -70,7 +78,7 @@ class DtmfDetector:
         max_high_over_low_db: float = 8.0,
         max_low_over_high_db: float = 4.0,
         min_peak_ratio_db: float = 10.0,
-        min_tone_fraction: float = 0.65,
+        min_tone_fraction: float = 0.75,
         min_steadiness: float = 0.7,
         max_harmonic_db: float = -20.0,
         min_windows: int = 3,
@@ -129,7 +137,8 @@ class DtmfDetector:
         self, spectrum: npt.NDArray[np.float64], energy: npt.NDArray[np.float64]
     ) -> npt.NDArray[np.int64]:
         """Key index + 1 (1..16) per window, or 0. ``energy`` is per quarter."""
-        power = spectrum[:, :_F] ** 2 + spectrum[:, _F:] ** 2  # (windows, 12)
+        probes = spectrum[:, :_P] ** 2 + spectrum[:, _P:] ** 2  # (windows, 36)
+        power = probes.reshape(-1, 3, _F).max(axis=1)  # (windows, 12): best probe each
         e0, e1, e2, e3 = energy[:-3], energy[1:-2], energy[2:-1], energy[3:]
         total = e0 + e1 + e2 + e3
         row_p = power[:, :4].max(axis=1)

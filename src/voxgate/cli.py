@@ -111,6 +111,8 @@ def serve(
         workers=settings.http_workers,
         log_level=settings.log_level.lower(),
         access_log=False,
+        # workers import the whole platform before answering; a busy machine needs time
+        timeout_worker_healthcheck=60,
     )
 
 

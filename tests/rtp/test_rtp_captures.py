@@ -1,0 +1,71 @@
+"""Packets captured from another stack: the RFC 4733 digit and G.711 A-law captures that ship with
+SIPp (Debian ``sip-tester``), read in place. Skipped where SIPp's data files are not installed."""
+
+from __future__ import annotations
+
+import itertools
+import struct
+from pathlib import Path
+
+import pytest
+
+from voxgate.rtp import DtmfReceiver, RtpPacket, RtpReceiverStats
+
+CAPTURES = Path("/usr/share/sip-tester")
+pytestmark = pytest.mark.skipif(not CAPTURES.is_dir(), reason="SIPp captures not installed")
+
+
+def udp_payloads(path: Path) -> list[tuple[float, bytes]]:
+    """(capture time, UDP payload) of each IPv4/UDP packet in a classic Ethernet pcap."""
+    data = path.read_bytes()
+    magic, _, _, _, _, _, linktype = struct.unpack_from("<IHHiIII", data)
+    assert magic == 0xA1B2C3D4 and linktype == 1
+    pos, out = 24, []
+    while pos + 16 <= len(data):
+        sec, usec, incl, _ = struct.unpack_from("<IIII", data, pos)
+        frame = data[pos + 16 : pos + 16 + incl]
+        pos += 16 + incl
+        if frame[12:14] != b"\x08\x00" or frame[23] != 17:
+            continue
+        ihl = (frame[14] & 0x0F) * 4
+        udp = 14 + ihl
+        length = struct.unpack_from("!H", frame, udp + 4)[0]
+        out.append((sec + usec / 1e6, frame[udp + 8 : udp + length]))
+    return out
+
+
+NAMES = {str(d): str(d) for d in range(10)} | {"star": "*", "pound": "#"}
+
+
+@pytest.mark.parametrize("name", sorted(NAMES))
+def test_captured_telephone_events_give_exactly_one_key(name: str) -> None:
+    packets = udp_payloads(CAPTURES / f"dtmf_2833_{name}.pcap")
+    assert len(packets) == 10
+    rx = DtmfReceiver()
+    keys = []
+    for at, data in packets:
+        packet = RtpPacket.parse(data)
+        assert packet.serialize() == data
+        keys += rx.feed_packet(packet, at)
+    keys += rx.handle_timer(packets[-1][0] + 5)
+    assert [k.key for k in keys] == [NAMES[name]]
+    assert keys[0].ended_by == "end"
+
+
+def test_captured_alaw_stream_parses_and_reports_no_loss() -> None:
+    packets = udp_payloads(CAPTURES / "g711a.pcap")
+    assert len(packets) > 100
+    parsed = [RtpPacket.parse(data) for _, data in packets]
+    assert {p.payload_type for p in parsed} == {8}
+    assert {len(p.payload) for p in parsed} == {240}  # 30 ms packets
+    steps = {
+        (b.timestamp - a.timestamp, b.sequence - a.sequence) for a, b in itertools.pairwise(parsed)
+    }
+    assert steps == {(240, 1)}
+    assert all(p.serialize() == data for p, (_, data) in zip(parsed, packets, strict=True))
+    stats = RtpReceiverStats(ssrc=parsed[0].ssrc)
+    for p, (at, _) in zip(parsed, packets, strict=True):
+        stats.on_packet(p.sequence, p.timestamp, at)
+    block = stats.report_block(now=packets[-1][0])
+    assert block.cumulative_lost == 0 and block.fraction_lost == 0
+    assert stats.jitter_seconds < 0.005

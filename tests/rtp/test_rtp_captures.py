@@ -1,5 +1,5 @@
-"""Packets captured from another stack: the RFC 4733 digit and G.711 A-law captures that ship with
-SIPp (Debian ``sip-tester``), read in place. Skipped where SIPp's data files are not installed."""
+"""Packets captured from another stack: the RFC 4733 digit and G.711 A-law (speech) captures that
+ship with SIPp (Debian ``sip-tester``), read in place. Skipped where they are not installed."""
 
 from __future__ import annotations
 
@@ -7,8 +7,13 @@ import itertools
 import struct
 from pathlib import Path
 
+import numpy as np
 import pytest
 
+from voxgate.media import g711
+from voxgate.media.dtmf_detect import DtmfDetector
+from voxgate.media.jitterbuffer import JitterBuffer
+from voxgate.media.recorder import LegTrack
 from voxgate.rtp import DtmfReceiver, RtpPacket, RtpReceiverStats
 
 CAPTURES = Path("/usr/share/sip-tester")
@@ -69,3 +74,33 @@ def test_captured_alaw_stream_parses_and_reports_no_loss() -> None:
     block = stats.report_block(now=packets[-1][0])
     assert block.cumulative_lost == 0 and block.fraction_lost == 0
     assert stats.jitter_seconds < 0.005
+
+
+def test_captured_audio_records_exactly_and_triggers_no_in_band_key() -> None:
+    packets = udp_payloads(CAPTURES / "g711a.pcap")
+    t0 = packets[0][0]
+    track = LegTrack()
+    jitter = JitterBuffer(prefetch=2, samples_per_frame=240)
+    detector = DtmfDetector()
+    decoded = []
+    for at, data in packets:
+        packet = RtpPacket.parse(data)
+        jitter.put(packet.sequence, packet.timestamp, packet.payload)
+        frame = jitter.pop()
+        for f in [frame] if frame is not None else []:
+            assert f.payload is not None
+            pcm = g711.decode("pcma", f.payload)
+            decoded.append(pcm)
+            track.add(f.timestamp, pcm, at=at - t0)
+            assert detector.feed(pcm) == []
+    for f in jitter.drain():
+        assert f.payload is not None
+        pcm = g711.decode("pcma", f.payload)
+        decoded.append(pcm)
+        track.add(f.timestamp, pcm, at=packets[-1][0] - t0)
+    speech = np.concatenate(decoded)
+    assert len(speech) == 240 * len(packets)
+    # The first frame came out of the buffer when the second packet arrived, 30 ms in.
+    recorded = track.render()
+    assert not recorded[:240].any()
+    assert np.array_equal(recorded[240:], speech)

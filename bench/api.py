@@ -68,7 +68,8 @@ function request()
   return wrk.format(nil, nil, nil, body)
 end
 function done(summary, latency, requests)
-  io.write(string.format('RESULT {"requests": %d, "seconds": %.3f, "p50_ms": %.3f, "p99_ms": %.3f, "non2xx": %d, "errors": %d}\n',
+  io.write(string.format('RESULT {"requests": %d, "seconds": %.3f, "p50_ms": %.3f, ' ..
+    '"p99_ms": %.3f, "non2xx": %d, "errors": %d}\n',
     summary.requests, summary.duration / 1e6, latency:percentile(50) / 1000,
     latency:percentile(99) / 1000, summary.errors.status,
     summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.timeout))
@@ -108,15 +109,26 @@ def count_calls(url: str) -> int:
     return int(asyncio.run(_sql(url, "SELECT count(*) FROM calls"))[0])
 
 
-def wrk_run(wrk: str, url: str, script: Path, env: dict[str, str], *, seconds: int,
-            connections: int, delay_ms: float = 0) -> dict[str, Any]:
+def wrk_run(
+    wrk: str,
+    url: str,
+    script: Path,
+    env: dict[str, str],
+    *,
+    seconds: int,
+    connections: int,
+    delay_ms: float = 0,
+) -> dict[str, Any]:
     run_env = {**os.environ, **env, "BENCH_DELAY_MS": str(delay_ms)}
     out = subprocess.run(
         [wrk, "-t2", f"-c{connections}", f"-d{seconds}s", "-s", str(script), url],
-        capture_output=True, text=True, env=run_env, check=True,
+        capture_output=True,
+        text=True,
+        env=run_env,
+        check=True,
     ).stdout
     line = next(x for x in out.splitlines() if x.startswith("RESULT "))
-    result: dict[str, Any] = json.loads(line[len("RESULT "):])
+    result: dict[str, Any] = json.loads(line[len("RESULT ") :])
     result["rate"] = result["requests"] / result["seconds"]
     return result
 
@@ -125,24 +137,42 @@ def bench_store(store: str, wrk: str, seconds: int, workdir: Path) -> dict[str, 
     data_dir = workdir / store
     data_dir.mkdir()
     if store == "postgres":
-        asyncio.run(_sql(PG_ADMIN, "DROP DATABASE IF EXISTS voxgate_bench",
-                         "CREATE DATABASE voxgate_bench"))
+        asyncio.run(
+            _sql(PG_ADMIN, "DROP DATABASE IF EXISTS voxgate_bench", "CREATE DATABASE voxgate_bench")
+        )
         db_url = PG_BENCH
     else:
         db_url = f"sqlite+aiosqlite:///{data_dir / 'voxgate.db'}"
-    env = {**os.environ, "VOXGATE_DATA_DIR": str(data_dir), "VOXGATE_DATABASE_URL": db_url,
-           "VOXGATE_LOG_LEVEL": "WARNING"}
-    creds = json.loads(subprocess.run([VOXGATE, "tenant", "create", "bench", "--json"],
-                                      env=env, capture_output=True, text=True, check=True).stdout)
-    subprocess.run([VOXGATE, "access-code", "add", "bench", "640003"], env=env, check=True,
-                   capture_output=True)
+    env = {
+        **os.environ,
+        "VOXGATE_DATA_DIR": str(data_dir),
+        "VOXGATE_DATABASE_URL": db_url,
+        "VOXGATE_LOG_LEVEL": "WARNING",
+    }
+    creds = json.loads(
+        subprocess.run(
+            [VOXGATE, "tenant", "create", "bench", "--json"],
+            env=env,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+    )
+    subprocess.run(
+        [VOXGATE, "access-code", "add", "bench", "640003"], env=env, check=True, capture_output=True
+    )
     port = free_port()
     log = (data_dir / "server.log").open("wb")
-    server = subprocess.Popen([VOXGATE, "serve", "--port", str(port), "--workers", "2"], env=env,
-                              stdout=log, stderr=log, start_new_session=True)
+    server = subprocess.Popen(
+        [VOXGATE, "serve", "--port", str(port), "--workers", "2"],
+        env=env,
+        stdout=log,
+        stderr=log,
+        start_new_session=True,
+    )
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 120
         while True:
             try:
                 if httpx.get(base + "/healthz").status_code == 200:
@@ -152,19 +182,35 @@ def bench_store(store: str, wrk: str, seconds: int, workdir: Path) -> dict[str, 
             if time.monotonic() > deadline or server.poll() is not None:
                 raise RuntimeError(f"server did not start, see {data_dir / 'server.log'}")
             time.sleep(0.2)
-        token = httpx.post(base + "/apigovernance/api/oauth/tokenByAkSk",
-                           json=creds["huawei"], headers={"X-Token-Expire": "3600"}).json()
+        token = httpx.post(
+            base + "/apigovernance/api/oauth/tokenByAkSk",
+            json=creds["huawei"],
+            headers={"X-Token-Expire": "3600"},
+        ).json()
         script = workdir / "bench.lua"
         script.write_text(LUA)
         wenv = {"BENCH_APP_KEY": creds["huawei"]["app_key"], "BENCH_TOKEN": token["AccessToken"]}
         # warm-up, then the baseline and the measured endpoint
-        wrk_run(wrk, base + "/hello", script, {**wenv, "BENCH_MODE": "hello"}, seconds=2,
-                connections=16)
-        hello = wrk_run(wrk, base + "/hello", script, {**wenv, "BENCH_MODE": "hello"},
-                        seconds=seconds, connections=32)
+        wrk_run(
+            wrk, base + "/hello", script, {**wenv, "BENCH_MODE": "hello"}, seconds=2, connections=16
+        )
+        hello = wrk_run(
+            wrk,
+            base + "/hello",
+            script,
+            {**wenv, "BENCH_MODE": "hello"},
+            seconds=seconds,
+            connections=32,
+        )
         before = count_calls(db_url)
-        notify = wrk_run(wrk, base + NOTIFY, script, {**wenv, "BENCH_MODE": "notify"},
-                         seconds=seconds, connections=32)
+        notify = wrk_run(
+            wrk,
+            base + NOTIFY,
+            script,
+            {**wenv, "BENCH_MODE": "notify"},
+            seconds=seconds,
+            connections=32,
+        )
         accepted = count_calls(db_url) - before
         notify["accepted_rate"] = accepted / notify["seconds"]
         notify["accepted"] = accepted
@@ -172,12 +218,19 @@ def bench_store(store: str, wrk: str, seconds: int, workdir: Path) -> dict[str, 
         half = notify["accepted_rate"] / 2
         conns = 8
         delay = max(0.0, conns * 1000 / half - notify["p50_ms"])
-        half_run = wrk_run(wrk, base + NOTIFY, script, {**wenv, "BENCH_MODE": "notify"},
-                           seconds=seconds, connections=conns, delay_ms=delay)
+        half_run = wrk_run(
+            wrk,
+            base + NOTIFY,
+            script,
+            {**wenv, "BENCH_MODE": "notify"},
+            seconds=seconds,
+            connections=conns,
+            delay_ms=delay,
+        )
         return {"store": store, "hello": hello, "notify": notify, "half": half_run}
     finally:
         os.killpg(server.pid, signal.SIGTERM)
-        server.wait(timeout=20)
+        server.wait(timeout=60)
         log.close()
 
 
@@ -190,16 +243,23 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="voxgate-bench-", ignore_cleanup_errors=True) as tmp:
         results = [bench_store(s, wrk, args.seconds, Path(tmp)) for s in args.stores.split(",")]
     print(f"\nbench/api.py — {args.seconds}s per run, voxgate serve --workers 2, wrk -t2 -c32")
-    print(f"{'store':9} {'hello/s':>9} {'accepted/s':>11} {'ratio':>6} {'p50 ms':>7} "
-          f"{'p99 ms':>7} | {'half-load/s':>11} {'p50 ms':>7} {'p99 ms':>7}")
+    print(
+        f"{'store':9} {'hello/s':>9} {'accepted/s':>11} {'ratio':>6} {'p50 ms':>7} "
+        f"{'p99 ms':>7} | {'half-load/s':>11} {'p50 ms':>7} {'p99 ms':>7}"
+    )
     for r in results:
         h, n, q = r["hello"], r["notify"], r["half"]
-        print(f"{r['store']:9} {h['rate']:9.0f} {n['accepted_rate']:11.0f} "
-              f"{n['accepted_rate'] / h['rate']:6.2f} {n['p50_ms']:7.1f} {n['p99_ms']:7.1f} | "
-              f"{q['rate']:11.0f} {q['p50_ms']:7.1f} {q['p99_ms']:7.1f}")
+        print(
+            f"{r['store']:9} {h['rate']:9.0f} {n['accepted_rate']:11.0f} "
+            f"{n['accepted_rate'] / h['rate']:6.2f} {n['p50_ms']:7.1f} {n['p99_ms']:7.1f} | "
+            f"{q['rate']:11.0f} {q['p50_ms']:7.1f} {q['p99_ms']:7.1f}"
+        )
         if n["non2xx"] or n["errors"] or n["accepted"] != n["requests"]:
-            print(f"  note: {n['non2xx']} non-2xx, {n['errors']} socket errors, "
-                  f"{n['requests'] - n['accepted']} requests not accepted", file=sys.stderr)
+            print(
+                f"  note: {n['non2xx']} non-2xx, {n['errors']} socket errors, "
+                f"{n['requests'] - n['accepted']} requests not accepted",
+                file=sys.stderr,
+            )
     print("JSON " + json.dumps(results))
 
 

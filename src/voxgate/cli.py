@@ -84,7 +84,10 @@ def serve(
         "http_workers": workers,
     }
     settings = _settings(config, **overrides)
+    from voxgate.observability.logging import configure
     from voxgate.security.secrets import load_or_create_key
+
+    configure(settings.log_level)
     from voxgate.store.migrate import upgrade
 
     settings.data_dir.mkdir(parents=True, exist_ok=True)

@@ -150,7 +150,7 @@ def test_seed_php_example_as_multipart(platform: Platform) -> None:
         files={k: (None, str(v)) for k, v in post_fields.items()},
         timeout=30,
     )
-    assert r.request.headers["content-type"].startswith("multipart/form-data")
+    assert str(r.request.headers["content-type"]).startswith("multipart/form-data")
     assert r.status_code == 200
     body = r.json()
     assert list(body) == ["ret", "data", "msg"]

@@ -13,6 +13,7 @@ from voxgate import __version__
 from voxgate.api import errors
 from voxgate.api.dialects.huawei import calls as huawei_calls
 from voxgate.api.dialects.huawei import config as huawei_config
+from voxgate.api.dialects.huawei import voices as huawei_voices
 from voxgate.api.dialects.nxcloud import routes as nxcloud_routes
 from voxgate.api.dialects.sipcall import routes as sipcall_routes
 from voxgate.api.routes import admin as admin_routes
@@ -56,6 +57,7 @@ def create_app(settings: Settings, *, schema: str | None = None) -> FastAPI:
 
     app.include_router(huawei_calls.router)
     app.include_router(huawei_config.router)
+    app.include_router(huawei_voices.router)
     app.include_router(nxcloud_routes.router)
     app.include_router(sipcall_routes.router)
     app.include_router(native_calls.router)

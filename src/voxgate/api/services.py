@@ -13,6 +13,7 @@ from voxgate.store.db import Database
 from voxgate.store.tenants import App, app_by
 from voxgate.tenancy.profile import TenantProfile
 from voxgate.tenancy.service import TenantService
+from voxgate.voicefiles.service import VoiceFileService
 from voxgate.webhooks.config import platform_of, worker_config_of
 from voxgate.webhooks.outbox import Outbox
 from voxgate.webhooks.worker import DeliveryWorker
@@ -73,6 +74,7 @@ class Services:
     profiles: ProfileCache
     apps: AppCache
     calls: CallAcceptor
+    voices: VoiceFileService
     outbox: Outbox
     webhooks: DeliveryWorker
 
@@ -94,6 +96,7 @@ class Services:
             profiles=ProfileCache(tenants=tenants, ttl=settings.token_cache_seconds),
             apps=AppCache(db=db, ttl=settings.token_cache_seconds),
             calls=CallAcceptor(db=db),
+            voices=VoiceFileService(db=db, data_dir=settings.data_dir),
             outbox=Outbox(platform=platform_of(settings)),
             webhooks=DeliveryWorker(db=db, box=box, config=worker_config_of(settings)),
         )

@@ -1,0 +1,1 @@
+"""Customer voice files: decoded once to 8 kHz and stored by content hash."""

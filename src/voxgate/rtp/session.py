@@ -75,11 +75,16 @@ class OutboundStream:
         self._talkspurt = True
 
     def _stamp(self, now: float | None) -> int:
+        """:meth:`timestamp_at` for a packet being sent now (inlined: this is per packet)."""
+        timestamp = self.timestamp
         if now is None:
-            return self.timestamp
-        timestamp = self.timestamp_at(now)
-        if timestamp != self.timestamp:
-            self._talkspurt = True  # a timestamp jump is a new talkspurt (RFC 3550 §5.1)
+            return timestamp
+        last_at = self._last_at
+        if last_at is not None:
+            elapsed = int((now - last_at) * self.clock_rate + 0.5)
+            if elapsed - ((timestamp - self._last_ts) & 0xFFFF_FFFF) > self._gap_tolerance:
+                timestamp = (self._last_ts + elapsed) & 0xFFFF_FFFF
+                self._talkspurt = True  # a timestamp jump is a new talkspurt (RFC 3550 §5.1)
         self._last_at = now
         self._last_ts = timestamp
         return timestamp

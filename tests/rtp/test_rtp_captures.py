@@ -1,5 +1,5 @@
 """Packets captured from another stack: the RFC 4733 digit and G.711 A-law (speech) captures that
-ship with SIPp (Debian ``sip-tester``), read in place. Skipped where they are not installed."""
+ship with SIPp (Debian ``sip-tester``, installed by ``make test``), read in place."""
 
 from __future__ import annotations
 
@@ -17,7 +17,10 @@ from voxgate.media.recorder import LegTrack
 from voxgate.rtp import DtmfReceiver, RtpPacket, RtpReceiverStats
 
 CAPTURES = Path("/usr/share/sip-tester")
-pytestmark = pytest.mark.skipif(not CAPTURES.is_dir(), reason="SIPp captures not installed")
+
+
+def test_captures_are_installed() -> None:
+    assert CAPTURES.is_dir(), "SIPp's captures are missing: install Debian sip-tester"
 
 
 def udp_payloads(path: Path) -> list[tuple[float, bytes]]:

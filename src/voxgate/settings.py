@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import tomllib
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import (
@@ -65,6 +65,23 @@ class Settings(BaseSettings):
     webhook_poll_seconds: float = Field(default=0.5, gt=0)
     webhook_response_cap: int = Field(default=4096, ge=64, le=1_048_576)
     webhook_timezone: str = "UTC"
+    # call media, prepared before dialling (docs/media.md, "In the platform")
+    prepare_enabled: bool | None = Field(
+        default=None, description="Run the media preparer; unset follows dispatcher_enabled."
+    )
+    prepare_concurrency: int = Field(default=2, ge=1, le=64)
+    prepare_poll_seconds: float = Field(default=0.25, gt=0)
+    prepare_lease_seconds: float = Field(default=300.0, gt=0)
+    prepare_max_attempts: int = Field(default=3, ge=1, le=20)
+    prepare_codecs: tuple[Literal["pcmu", "pcma"], ...] = Field(
+        default=("pcmu", "pcma"), min_length=1
+    )
+    tts_prewarm: bool = True
+    tts_cache_bytes: int = Field(default=256 * 1024 * 1024, ge=1024 * 1024)
+    fetch_allow: tuple[str, ...] = Field(
+        default=(),
+        description="Networks or host names audio URLs may reach although not public.",
+    )
 
     @field_validator("log_level")
     @classmethod
@@ -96,6 +113,19 @@ class Settings(BaseSettings):
                 f"(got {value.split('://')[0]}://)"
             )
         return value
+
+    @field_validator("fetch_allow")
+    @classmethod
+    def _allow_entries(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for entry in value:
+            if not entry.strip() or any(c.isspace() for c in entry.strip()):
+                raise ValueError(f"{entry!r} is not a network or host name")
+        return tuple(e.strip() for e in value)
+
+    @property
+    def prepare_on(self) -> bool:
+        """Whether this process prepares call media (``prepare_enabled``, else the dispatcher's)."""
+        return self.dispatcher_enabled if self.prepare_enabled is None else self.prepare_enabled
 
     @property
     def effective_database_url(self) -> str:

@@ -18,6 +18,7 @@ from voxgate.api.dialects.nxcloud import routes as nxcloud_routes
 from voxgate.api.dialects.sipcall import routes as sipcall_routes
 from voxgate.api.routes import admin as admin_routes
 from voxgate.api.routes import calls as native_calls
+from voxgate.api.routes import media as native_media
 from voxgate.api.routes import webhooks as webhook_routes
 from voxgate.api.services import Services
 from voxgate.settings import Settings
@@ -30,9 +31,13 @@ def create_app(settings: Settings, *, schema: str | None = None) -> FastAPI:
         app.state.services = services
         if settings.webhooks_enabled:
             await services.webhooks.start()
+        if settings.prepare_on:
+            await services.preparer.start()
         try:
             yield
         finally:
+            if settings.prepare_on:
+                await services.preparer.stop()
             if settings.webhooks_enabled:
                 await services.webhooks.stop()
             await services.close()
@@ -61,6 +66,7 @@ def create_app(settings: Settings, *, schema: str | None = None) -> FastAPI:
     app.include_router(nxcloud_routes.router)
     app.include_router(sipcall_routes.router)
     app.include_router(native_calls.router)
+    app.include_router(native_media.router)
     app.include_router(admin_routes.router)
     app.include_router(webhook_routes.router)
     return app

@@ -6,6 +6,8 @@ import time
 from dataclasses import dataclass, field
 
 from voxgate.calls.accept import CallAcceptor
+from voxgate.dispatch.prepare import Preparer, config_of
+from voxgate.dispatch.urls import AudioUrls
 from voxgate.security.secrets import SecretBox, load_or_create_key
 from voxgate.security.tokens import TokenService
 from voxgate.settings import Settings
@@ -13,6 +15,8 @@ from voxgate.store.db import Database
 from voxgate.store.tenants import App, app_by
 from voxgate.tenancy.profile import TenantProfile
 from voxgate.tenancy.service import TenantService
+from voxgate.tts.cache import AudioCache
+from voxgate.tts.service import Speech
 from voxgate.voicefiles.service import VoiceFileService
 from voxgate.webhooks.config import platform_of, worker_config_of
 from voxgate.webhooks.outbox import Outbox
@@ -77,6 +81,9 @@ class Services:
     voices: VoiceFileService
     outbox: Outbox
     webhooks: DeliveryWorker
+    speech: Speech
+    audio_urls: AudioUrls
+    preparer: Preparer
 
     @classmethod
     def build(cls, settings: Settings, *, schema: str | None = None) -> Services:
@@ -87,6 +94,15 @@ class Services:
         )
         box = SecretBox(key)
         tenants = TenantService(db=db, box=box)
+        voices = VoiceFileService(db=db, data_dir=settings.data_dir)
+        outbox = Outbox(platform=platform_of(settings))
+        speech = Speech(
+            engines=Speech.default().engines,
+            cache=AudioCache(settings.data_dir / "tts-cache", max_bytes=settings.tts_cache_bytes),
+        )
+        audio_urls = AudioUrls(
+            voices=voices, public_url=settings.public_url, allow=settings.fetch_allow
+        )
         return cls(
             settings=settings,
             db=db,
@@ -96,10 +112,21 @@ class Services:
             profiles=ProfileCache(tenants=tenants, ttl=settings.token_cache_seconds),
             apps=AppCache(db=db, ttl=settings.token_cache_seconds),
             calls=CallAcceptor(db=db),
-            voices=VoiceFileService(db=db, data_dir=settings.data_dir),
-            outbox=Outbox(platform=platform_of(settings)),
+            voices=voices,
+            outbox=outbox,
             webhooks=DeliveryWorker(db=db, box=box, config=worker_config_of(settings)),
+            speech=speech,
+            audio_urls=audio_urls,
+            preparer=Preparer(
+                db=db,
+                speech=speech,
+                voices=voices,
+                urls=audio_urls,
+                sink=outbox,
+                config=config_of(settings),
+            ),
         )
 
     async def close(self) -> None:
+        self.speech.close()
         await self.db.dispose()

@@ -51,3 +51,14 @@ async def list_voice_files(
         .limit(limit)
     )
     return [dict(r._mapping) for r in rows]
+
+
+async def by_id(conn: AsyncConnection, tenant_id: str, voice_id: str) -> dict[str, Any] | None:
+    row = (
+        await conn.execute(
+            select(voice_files).where(
+                (voice_files.c.tenant_id == tenant_id) & (voice_files.c.id == voice_id)
+            )
+        )
+    ).first()
+    return dict(row._mapping) if row else None

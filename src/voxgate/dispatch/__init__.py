@@ -1,0 +1,1 @@
+"""Consumers of the durable call-job queue: media preparation before the dialler."""

@@ -1,0 +1,37 @@
+"""The only place with sockets and timers: SIP transports and endpoint, call legs, RTP
+sessions and the shared media clock, on asyncio. See docs/engine.md."""
+
+from voxgate.engine.call import Leg, LegError
+from voxgate.engine.engine import Engine, EngineConfig
+from voxgate.engine.events import (
+    Answered,
+    Dtmf,
+    EarlyMedia,
+    Hangup,
+    LegEvent,
+    Ringing,
+    Trying,
+    event_dict,
+)
+from voxgate.engine.rtp_session import PortRange
+from voxgate.engine.uac import OutboundLeg, Trunk
+from voxgate.engine.uas import InboundLeg
+
+__all__ = [
+    "Answered",
+    "Dtmf",
+    "EarlyMedia",
+    "Engine",
+    "EngineConfig",
+    "Hangup",
+    "InboundLeg",
+    "Leg",
+    "LegError",
+    "LegEvent",
+    "OutboundLeg",
+    "PortRange",
+    "Ringing",
+    "Trunk",
+    "Trying",
+    "event_dict",
+]

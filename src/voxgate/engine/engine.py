@@ -1,0 +1,365 @@
+"""The engine: composition root of transports, endpoint, timer heap and media clock,
+and the user agent that places (``dial``) and answers (``incoming``) calls.
+
+Everything here runs on one asyncio loop. ``Engine`` objects share nothing, so two of
+them on 127.0.0.1 can call each other in a test (see :mod:`voxgate.engine.testing`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import logging
+import random
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from voxgate.engine.call import SDP, Leg
+from voxgate.engine.endpoint import ServerTxn, SipEndpoint
+from voxgate.engine.mediaclock import MediaClock
+from voxgate.engine.rtp_session import PortRange, RtpSession
+from voxgate.engine.timers import TimerHeap
+from voxgate.engine.transport import Addr, SipTransport, TcpTransport, UdpTransport
+from voxgate.engine.uac import OutboundLeg, Trunk
+from voxgate.engine.uas import InboundLeg
+from voxgate.media.g711 import Codec
+from voxgate.sip.dialog import Dialog, DialogId
+from voxgate.sip.errors import RemoteProtocolError
+from voxgate.sip.events import Event
+from voxgate.sip.headers import Via
+from voxgate.sip.message import (
+    SipRequest,
+    check_request,
+    generate_branch,
+    generate_call_id,
+    generate_tag,
+    make_request,
+    make_response,
+)
+from voxgate.sip.sdp import PCMA, PCMU, make_offer, parse_sdp
+from voxgate.sip.sdp import Codec as SdpCodec
+from voxgate.sip.transaction import DEFAULT_TIMERS, Timers
+from voxgate.sip.uri import NameAddr, SipURI
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class EngineConfig:
+    host: str = "127.0.0.1"  # where SIP and RTP sockets bind
+    sip_port: int = 0  # 0: an ephemeral port (UDP and TCP share the number)
+    transports: tuple[str, ...] = ("udp", "tcp")
+    advertise: str | None = None  # address written in Via, Contact and SDP (default: host)
+    rtp_ports: PortRange = field(default_factory=PortRange)
+    rtp_timeout: float = 30.0  # seconds without RTP before a call is ended; 0 disables
+    silence_fill: bool = True
+    inband_dtmf: bool = True
+    media_slots: int = 20
+    accept_any_source: bool = False  # answer INVITEs from hosts that are not trunks
+    max_pending_incoming: int = 256
+    timers: Timers = DEFAULT_TIMERS
+    user_agent: str = "voxgate"
+
+
+class Engine:
+    ALLOW = "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, UPDATE"
+
+    def __init__(self, config: EngineConfig | None = None) -> None:
+        self.config = config or EngineConfig()
+        self.trunks: list[Trunk] = []
+        self.transports: dict[str, SipTransport] = {}
+        self._legs: dict[str, Leg] = {}
+        self._dialogs: dict[DialogId, Leg] = {}
+        self._by_invite: dict[ServerTxn, InboundLeg] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._incoming: asyncio.Queue[InboundLeg] | None = None
+        self.rejected_sources = 0
+        self._started = False
+
+    def __repr__(self) -> str:
+        ports = ",".join(f"{t.name}:{t.local[1]}" for t in self.transports.values())
+        return f"<Engine {ports} legs={len(self._legs)}>"
+
+    # -- lifecycle ---------------------------------------------------------------------------
+    async def start(self) -> None:
+        self.loop = asyncio.get_running_loop()
+        cfg = self.config
+        self.heap = TimerHeap(self.loop)
+        self.endpoint = SipEndpoint(self.loop, timers=cfg.timers, heap=self.heap)
+        self.endpoint.user_agent = self
+        self.clock = MediaClock(self.loop, slots=cfg.media_slots)
+        self._incoming = asyncio.Queue(cfg.max_pending_incoming)
+        on_message = self.endpoint.on_message
+        for attempt in range(20):
+            port = cfg.sip_port
+            try:
+                if "udp" in cfg.transports:
+                    udp = await UdpTransport.bind(cfg.host, port, on_message)
+                    self.transports["UDP"] = udp
+                    port = port or udp.local[1]
+                if "tcp" in cfg.transports:
+                    tcp = await TcpTransport.bind(
+                        cfg.host, port, on_message, self.endpoint.transport_failed
+                    )
+                    self.transports["TCP"] = tcp
+                break
+            except OSError:
+                for t in self.transports.values():
+                    t.close()
+                self.transports.clear()
+                if cfg.sip_port or attempt == 19:
+                    raise
+        self._started = True
+        log.info("engine listening", extra={"action": "engine_started", "engine": repr(self)})
+
+    async def close(self) -> None:
+        if not self._started:
+            return
+        for leg in list(self._legs.values()):
+            if not leg.ended:
+                leg._local_hangup(16, "shutdown")
+        for _ in range(50):  # let BYE/CANCEL get their answers (bounded: 1 s)
+            if not self.endpoint.pending_clients():
+                break
+            await asyncio.sleep(0.02)
+        for task in self._tasks:
+            task.cancel()
+        for t in self.transports.values():
+            t.close()
+        self.clock.close()
+        self.heap.close()
+        self._started = False
+
+    async def __aenter__(self) -> Engine:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    # -- addresses ---------------------------------------------------------------------------
+    @property
+    def media_address(self) -> str:
+        return self.config.advertise or self.config.host
+
+    def port(self, transport: str = "udp") -> int:
+        return self.transports[transport.upper()].local[1]
+
+    def trunk_to_me(self, transport: str = "udp", **kwargs: object) -> Trunk:
+        """A Trunk pointing at this engine (for another engine to dial)."""
+        return Trunk(self.media_address, self.port(transport), transport, **kwargs)  # type: ignore[arg-type]
+
+    def via(self, transport: SipTransport) -> Via:
+        return Via(
+            transport.name,
+            self.media_address,
+            transport.local[1],
+            {"branch": generate_branch(), "rport": None},
+        )
+
+    def contact(self, transport: SipTransport) -> NameAddr:
+        params: dict[str, str | None] = {"transport": "tcp"} if transport.reliable else {}
+        uri = SipURI(self.media_address, "voxgate", None, transport.local[1], params=params)
+        return NameAddr(uri)
+
+    def codec_list(self, first: Codec | None) -> list[SdpCodec]:
+        return [PCMA, PCMU] if first == "pcma" else [PCMU, PCMA]
+
+    async def _new_rtp(self) -> RtpSession:
+        cfg = self.config
+        return await cfg.rtp_ports.bind(
+            cfg.host,
+            lambda: RtpSession(
+                clock=self.clock,
+                timeout=cfg.rtp_timeout,
+                silence_fill=cfg.silence_fill,
+                inband_dtmf=cfg.inband_dtmf,
+            ),
+        )
+
+    # -- placing calls --------------------------------------------------------------------------
+    async def dial(
+        self,
+        dest: str,
+        *,
+        trunk: Trunk,
+        from_number: str = "voxgate",
+        codec: Codec = "pcmu",
+        ring_timeout: float | None = 60.0,
+    ) -> OutboundLeg:
+        """Send an INVITE for ``dest`` through ``trunk``; the leg reports what follows."""
+        transport = self.transports[trunk.transport.upper()]
+        peer = await self._resolve(trunk.host, trunk.port)
+        rtp = await self._new_rtp()
+        call_id = generate_call_id(self.media_address)
+        leg = OutboundLeg(
+            self, call_id=call_id, direction="outbound", transport=transport, peer=peer, rtp=rtp
+        )
+        params: dict[str, str | None] = {"transport": "tcp"} if transport.reliable else {}
+        uri = SipURI(trunk.host, dest, None, trunk.port, params=params)
+        offer = make_offer(
+            address=self.media_address,
+            port=rtp.local[1],
+            session_id=random.randrange(10**9),
+            codecs=self.codec_list(codec),
+        )
+        leg.local_sdp = offer
+        invite = make_request(
+            "INVITE",
+            uri,
+            via=self.via(transport),
+            from_=NameAddr(SipURI(trunk.host, from_number), params={"tag": generate_tag()}),
+            to=NameAddr(SipURI(trunk.host, dest, None, trunk.port)),
+            call_id=call_id,
+            cseq=1,
+            contact=self.contact(transport),
+            headers=[("Allow", self.ALLOW), ("User-Agent", self.config.user_agent)],
+            body=offer.to_bytes(),
+            content_type=SDP,
+        )
+        self._track(leg)
+        leg.start(invite, trunk, ring_timeout)
+        return leg
+
+    async def _resolve(self, host: str, port: int) -> Addr:
+        try:
+            ipaddress.ip_address(host)
+            return host, port
+        except ValueError:
+            infos = await self.loop.getaddrinfo(host, port, type=2)  # SOCK_DGRAM
+            return str(infos[0][4][0]), port
+
+    def _track(self, leg: Leg) -> None:
+        self._legs[leg.call_id] = leg
+        self.endpoint.traces[leg.call_id] = leg.trace
+
+    # -- answering calls --------------------------------------------------------------------
+    async def incoming(self, timeout: float | None = None) -> InboundLeg:  # noqa: ASYNC109
+        """The next call placed to us (100 Trying already sent)."""
+        assert self._incoming is not None, "engine not started"
+        return await asyncio.wait_for(self._incoming.get(), timeout)
+
+    def _source_allowed(self, source: Addr) -> bool:
+        return self.config.accept_any_source or any(t.host == source[0] for t in self.trunks)
+
+    def on_request(self, request: SipRequest, txn: ServerTxn) -> None:
+        if request.to.tag:
+            leg = self._dialogs.get(Dialog.id_of_incoming(request))
+            if leg is None or leg.ended:
+                txn.respond(make_response(request, 481))
+            else:
+                leg.on_request(request, txn)
+        elif request.method == "INVITE":
+            self._new_invite(request, txn)
+        elif request.method == "OPTIONS":
+            txn.respond(make_response(request, 200, headers=[("Allow", self.ALLOW)]))
+        elif request.method in ("BYE", "INFO", "UPDATE"):
+            txn.respond(make_response(request, 481))
+        else:
+            txn.respond(make_response(request, 405, headers=[("Allow", self.ALLOW)]))
+
+    def _new_invite(self, request: SipRequest, txn: ServerTxn) -> None:
+        if not self._source_allowed(txn.source):
+            self.rejected_sources += 1
+            txn.respond(make_response(request, 403, to_tag=generate_tag()))
+            return
+        try:
+            check_request(request)
+            if not request.body:
+                raise RemoteProtocolError("INVITE without an SDP offer", 488)
+            offer = parse_sdp(request.body)
+        except RemoteProtocolError as exc:
+            txn.respond(
+                make_response(request, exc.status, to_tag=generate_tag(), headers=exc.headers)
+            )
+            return
+        assert self._incoming is not None
+        if self._incoming.full():
+            txn.respond(
+                make_response(request, 503, to_tag=generate_tag(), headers=[("Retry-After", "5")])
+            )
+            return
+        self._spawn(self._accept(request, txn, offer))
+
+    async def _accept(self, request: SipRequest, txn: ServerTxn, offer: object) -> None:
+        try:
+            rtp = await self._new_rtp()
+        except OSError:
+            txn.respond(make_response(request, 503, to_tag=generate_tag()))
+            return
+        if txn.txn.last_response is not None and txn.txn.last_response.status >= 200:
+            rtp.close()  # cancelled while we were binding
+            return
+        leg = InboundLeg(
+            self,
+            call_id=request.call_id,
+            direction="inbound",
+            transport=txn.transport,
+            peer=txn.source,
+            rtp=rtp,
+        )
+        leg.offer = offer  # type: ignore[assignment]
+        leg.local_tag = generate_tag()
+        leg.invite_txn = txn
+        txn.on_event = leg.on_invite_server_event
+        leg.trace.add("in", txn.transport.name, txn.source, request.to_bytes())
+        self._track(leg)
+        self._by_invite[txn] = leg
+        assert self._incoming is not None
+        self._incoming.put_nowait(leg)
+
+    def on_ack(self, ack: SipRequest, source: Addr) -> None:
+        leg = self._dialogs.get(Dialog.id_of_incoming(ack))
+        if leg is not None:
+            leg.on_ack(ack)
+
+    def on_cancel(self, invite_txn: ServerTxn) -> None:
+        leg = self._by_invite.get(invite_txn)
+        if leg is not None:
+            leg.on_cancel()
+        else:
+            invite_txn.respond(make_response(invite_txn.request, 487, to_tag=generate_tag()))
+
+    # -- used by legs -------------------------------------------------------------------------
+    def register_dialog(self, leg: Leg) -> None:
+        assert leg.dialog is not None
+        self._dialogs[leg.dialog.id] = leg
+
+    def forget(self, leg: Leg) -> None:
+        if leg.dialog is not None:
+            self._dialogs.pop(leg.dialog.id, None)
+        self._legs.pop(leg.call_id, None)
+        if leg.invite_txn is not None:
+            self._by_invite.pop(leg.invite_txn, None)
+        # keep tracing the tail (BYE answer, retransmissions) for a while
+        self.heap.call_later(32.0, lambda: self._drop_trace(leg.call_id))
+
+    def _drop_trace(self, call_id: str) -> None:
+        self.endpoint.traces.pop(call_id, None)
+
+    def _in_dialog_addr(self, leg: Leg) -> Addr:
+        assert leg.dialog is not None
+        target = leg.dialog.next_hop()
+        if isinstance(target, SipURI):
+            host = target.maddr or target.host
+            try:
+                ipaddress.ip_address(host.strip("[]"))
+                return host.strip("[]"), target.port or 5060
+            except ValueError:
+                pass
+        return leg.peer
+
+    def send_in_dialog(
+        self, leg: Leg, request: SipRequest, on_event: Callable[[Event], None]
+    ) -> None:
+        self.endpoint.send_request(
+            request, transport=leg.transport, addr=self._in_dialog_addr(leg), on_event=on_event
+        )
+
+    def send_ack(self, leg: Leg, ack: SipRequest) -> None:
+        self.endpoint.send_stateless(ack, leg.transport, self._in_dialog_addr(leg))
+
+    def _spawn(self, coro: object) -> None:
+        task: asyncio.Task[None] = self.loop.create_task(coro)  # type: ignore[arg-type]
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)

@@ -1,0 +1,330 @@
+"""One leg's RTP socket: send on the media clock's tick, receive keys and audio.
+
+Sending: each tick sends one 20 ms packet -- the next frame of the prompt being played,
+queued DTMF events, or silence while idle (so the peer's symmetric RTP latches and its
+media timeout stays quiet). Receiving: packets are accepted only with a negotiated
+payload type, and only from one source: the first valid packet *latches* the leg to the
+address the peer really sends from (symmetric RTP), which may differ from its SDP.
+Telephone-events go through ``DtmfReceiver`` (each key once); audio is decoded for the
+in-band detector (until the peer shows it sends RFC 4733) and the recorder. A leg that
+receives nothing for ``timeout`` seconds while it expects media is reported dead.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import struct
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, cast
+
+import numpy as np
+
+from voxgate.engine.events import DtmfSource
+from voxgate.engine.mediaclock import MediaClock
+from voxgate.media import g711
+from voxgate.media.dtmf_detect import DtmfDetector
+from voxgate.media.g711 import Codec
+from voxgate.media.recorder import LegTrack
+from voxgate.rtp.dtmf import DtmfReceiver
+from voxgate.rtp.errors import RtpParseError
+from voxgate.rtp.packet import RtpPacket
+from voxgate.rtp.session import OutboundStream
+from voxgate.sip.sdp import MediaParams
+
+log = logging.getLogger(__name__)
+
+Addr = tuple[str, int]
+_HEADER = struct.Struct("!BBHII")
+INBAND_BATCH = 4  # frames decoded per detector call (80 ms): numpy overhead is per call
+
+
+@dataclass(frozen=True, slots=True)
+class PortRange:
+    low: int = 16384
+    high: int = 32767
+
+    async def bind(
+        self, host: str, factory: Callable[[], RtpSession], attempts: int = 64
+    ) -> RtpSession:
+        """Bind an even port from the range; ports in use are skipped."""
+        loop = asyncio.get_running_loop()
+        low = self.low + (self.low & 1)
+        count = max(1, (self.high - low) // 2 + 1)
+        start = random.randrange(count)
+        last: OSError | None = None
+        for i in range(min(attempts, count)):
+            port = low + 2 * ((start + i) % count)
+            try:
+                _, proto = await loop.create_datagram_endpoint(factory, local_addr=(host, port))
+            except OSError as exc:
+                last = exc
+                continue
+            return proto
+        raise OSError(f"no free RTP port in {self.low}-{self.high}: {last}")
+
+
+class _Playback:
+    __slots__ = ("done", "frames", "index")
+
+    def __init__(self, frames: list[bytes], done: asyncio.Future[None]) -> None:
+        self.frames = frames
+        self.index = 0
+        self.done = done
+
+
+class RtpSession(asyncio.DatagramProtocol):
+    def __init__(
+        self,
+        *,
+        clock: MediaClock,
+        timeout: float = 30.0,
+        silence_fill: bool = True,
+        inband_dtmf: bool = True,
+    ) -> None:
+        self._clock = clock
+        self._loop = asyncio.get_running_loop()
+        self.on_dtmf: Callable[[str, DtmfSource], None] = _ignore_dtmf
+        self.on_timeout: Callable[[], None] = _nothing
+        self.timeout = timeout
+        self._silence_fill = silence_fill
+        self._inband = inband_dtmf
+        self._transport: asyncio.DatagramTransport | None = None
+        self.local: Addr = ("0.0.0.0", 0)
+        self.remote: Addr | None = None
+        self.latched = False
+        self.params: MediaParams | None = None
+        self.codec: Codec = "pcmu"
+        self._pt = -1
+        self._dtmf_pt = -1
+        self._send = False
+        self._receive = False
+        self.out: OutboundStream | None = None
+        self._queue: deque[_Playback] = deque()
+        self._events: deque[list[bytes]] = deque()  # telephone-event packets, one group per tick
+        self._silence = b"\xff" * 160
+        self._restamp = True
+        self._dtmf_rx = DtmfReceiver()
+        self._detector = DtmfDetector()
+        self._pending_pcm: list[np.ndarray] = []
+        self._rfc4733_seen = False
+        self._last_rx = 0.0
+        self._ticks = 0
+        self.recv_track: LegTrack | None = None
+        self.sent_track: LegTrack | None = None
+        self._rec_start = 0.0
+        self.received = 0
+        self.dropped = 0
+        self.closed = False
+
+    def __repr__(self) -> str:
+        remote = "-" if self.remote is None else f"{self.remote[0]}:{self.remote[1]}"
+        return (
+            f"<RtpSession {self.local[1]} -> {remote} latched={self.latched} "
+            f"sent={0 if self.out is None else self.out.packets_sent} received={self.received}>"
+        )
+
+    # -- socket -----------------------------------------------------------------------
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self._transport = cast(asyncio.DatagramTransport, transport)
+        name = transport.get_extra_info("sockname")
+        self.local = (name[0], name[1])
+
+    def error_received(self, exc: Exception) -> None:
+        pass  # ICMP port unreachable from a peer that is not listening (yet)
+
+    def datagram_received(self, data: bytes, addr: tuple[str | Any, int]) -> None:
+        try:
+            self._receive_packet(data, (str(addr[0]), int(addr[1])))
+        except Exception:
+            self.dropped += 1
+            log.exception("rtp receive failed", extra={"action": "rtp_receive_failed"})
+
+    def _receive_packet(self, data: bytes, source: Addr) -> None:
+        if not self._receive or len(data) < 12 or data[0] >> 6 != 2:
+            self.dropped += 1
+            return
+        pt = data[1] & 0x7F
+        if pt != self._pt and pt != self._dtmf_pt:
+            self.dropped += 1  # RTCP, comfort noise, anything not negotiated
+            return
+        if source != self.remote:
+            if self.latched:
+                self.dropped += 1
+                return
+            self.remote = source
+        self.latched = True
+        now = self._loop.time()
+        self._last_rx = now
+        self.received += 1
+        if data[0] == 0x80:
+            _, b1, _, timestamp, _ = _HEADER.unpack_from(data)
+            payload, marker = data[12:], bool(b1 & 0x80)
+        else:
+            try:
+                packet = RtpPacket.parse(data)
+            except RtpParseError:
+                self.dropped += 1
+                return
+            timestamp, payload, marker = packet.timestamp, packet.payload, packet.marker
+        if pt == self._dtmf_pt:
+            self._rfc4733_seen = True
+            for digit in self._dtmf_rx.feed(payload, timestamp, marker, now):
+                self.on_dtmf(digit.key, "rfc4733")
+            return
+        if not self._inband and self.recv_track is None:
+            return
+        pcm = g711.decode(self.codec, payload)
+        if self.recv_track is not None:
+            self.recv_track.add(timestamp, pcm, at=now - self._rec_start)
+        if self._inband and not self._rfc4733_seen:
+            self._pending_pcm.append(pcm)
+            if len(self._pending_pcm) >= INBAND_BATCH:
+                self._flush_inband()
+
+    def _flush_inband(self) -> None:
+        pcm = np.concatenate(self._pending_pcm)
+        self._pending_pcm.clear()
+        for key in self._detector.feed(pcm):
+            self.on_dtmf(key.key, "inband")
+
+    # -- negotiation ------------------------------------------------------------------
+    def configure(self, params: MediaParams) -> None:
+        """Apply what offer/answer settled (again after a re-INVITE)."""
+        remote = (params.remote_address, params.remote_port)
+        old = self.params
+        changed = old is None or remote != (old.remote_address, old.remote_port)
+        if changed and params.remote_address != "0.0.0.0" and params.remote_port:
+            self.remote, self.latched = remote, False  # a new address: latch again
+        self.params = params
+        self.codec = "pcma" if params.codec.name == "PCMA" else "pcmu"
+        self._silence = bytes([g711.silence_byte(self.codec)]) * 160
+        self._pt = params.codec.payload_type
+        self._dtmf_pt = params.dtmf_pt if params.dtmf_pt is not None else -1
+        if self.out is None or self.out.payload_type != self._pt:
+            self.out = OutboundStream(payload_type=self._pt, event_payload_type=params.dtmf_pt)
+            self._restamp = True
+        else:
+            self.out.event_payload_type = params.dtmf_pt
+        was_receiving = self._receive
+        self._receive = params.can_receive
+        self._send = params.can_send
+        if self._receive and not was_receiving:
+            self._last_rx = self._loop.time()
+        if not self._send:
+            self.out.pause()
+            self._restamp = True
+        self._clock.add(self)
+
+    def set_sending(self, send: bool) -> None:
+        self._send = send and self.params is not None and self.params.can_send
+
+    # -- playing ----------------------------------------------------------------------
+    def play(self, frames: list[bytes]) -> asyncio.Future[None]:
+        done: asyncio.Future[None] = self._loop.create_future()
+        if not frames or self.closed:
+            done.set_result(None)
+        else:
+            self._queue.append(_Playback(frames, done))
+        return done
+
+    def stop_playback(self) -> None:
+        while self._queue:
+            item = self._queue.popleft()
+            if not item.done.done():
+                item.done.set_result(None)
+
+    def send_dtmf(self, key: str, duration_ms: int = 100) -> bool:
+        """Queue one RFC 4733 key; False when the peer did not negotiate telephone-event."""
+        out = self.out
+        if out is None or out.event_payload_type is None:
+            return False
+        packets = out.dtmf(key, duration_ms=duration_ms)
+        groups: dict[float, list[bytes]] = {}
+        for offset, packet in packets:
+            groups.setdefault(offset, []).append(packet)
+        self._events.extend(groups[k] for k in sorted(groups))
+        return True
+
+    # -- the clock's callbacks ---------------------------------------------------------
+    def skipped(self) -> None:
+        self._restamp = True
+
+    def tick(self, now: float) -> None:
+        self._ticks += 1
+        if self._ticks % 5 == 0:
+            self._housekeeping(now)
+        out, transport, remote = self.out, self._transport, self.remote
+        if not self._send or out is None or transport is None or remote is None:
+            return
+        if self._events:
+            for packet in self._events.popleft():
+                transport.sendto(packet, remote)
+            return
+        queue = self._queue
+        if queue:
+            item = queue[0]
+            frame = item.frames[item.index]
+            item.index += 1
+            if item.index >= len(item.frames):
+                queue.popleft()
+                if not item.done.done():
+                    item.done.set_result(None)
+        elif self._silence_fill:
+            frame = self._silence
+        else:
+            out.pause()
+            self._restamp = True
+            return
+        if self._restamp:
+            self._restamp = False
+            stamp = out.timestamp_at(now)
+            data = out.audio(frame, 160, now)
+        else:
+            stamp = out.timestamp
+            data = out.audio(frame)
+        transport.sendto(data, remote)
+        if self.sent_track is not None:
+            self.sent_track.add(stamp, g711.decode(self.codec, frame), at=now - self._rec_start)
+
+    def _housekeeping(self, now: float) -> None:
+        for digit in self._dtmf_rx.handle_timer(now):
+            self.on_dtmf(digit.key, "rfc4733")
+        if (
+            self._receive
+            and self.timeout > 0
+            and now - self._last_rx > self.timeout
+            and not (self.params is not None and self.params.remote_hold)
+        ):
+            self._receive = False
+            log.info("no RTP for %.1f s", self.timeout, extra={"action": "rtp_timeout"})
+            self.on_timeout()
+
+    # -- recording and teardown ---------------------------------------------------------
+    def start_recording(self, *, sent: bool = False) -> None:
+        self._rec_start = self._loop.time()
+        self.recv_track = LegTrack()
+        self.sent_track = LegTrack() if sent else None
+
+    def close(self) -> None:
+        if self.closed:
+            return
+        self.closed = True
+        self._receive = self._send = False
+        self._clock.remove(self)
+        self.stop_playback()
+        if self._pending_pcm:
+            self._flush_inband()
+        if self._transport is not None:
+            self._transport.close()
+
+
+def _ignore_dtmf(key: str, source: DtmfSource) -> None:
+    pass
+
+
+def _nothing() -> None:
+    pass

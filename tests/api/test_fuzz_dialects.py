@@ -174,7 +174,7 @@ def test_nxcloud_bodies(
         "country_code": "86",
         "show_phone": "640003",
         "content": "Your code is 1-2-3-4",
-        "url": "https://media.example.com/a.mp3",
+        "url": "http://127.0.0.1:9/a.mp3",  # fetched while answering: loopback only
     }
     fields, encoding = parts.draw(request_parts(NXCLOUD_FIELDS, base))
     r = send(platform.http, path, fields, encoding, {}, junk)
@@ -206,7 +206,7 @@ def test_sipcall_bodies(
         "accesskey": creds.accesskey,
         "destnumber": "13333333333",
         "voicetype": "2",
-        "voicefile": "wwww.baidu.com/test.mp3",
+        "voicefile": "127.0.0.1:9/test.mp3",
         "chengshudu": "1",
         "userid": "1@extGroup-1,@extGroup-1",
         "customuuid": "c-1",

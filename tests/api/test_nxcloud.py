@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from tests.support.audio import AUDIO, loopback_platform
 from tests.support.harness import Platform
 from voxgate.api.services import Services
 from voxgate.tenancy.service import Credentials
@@ -19,6 +20,10 @@ VERSEND = "/api/voiceSms/versend"
 GPSEND = "/api/voiceSms/gpsend"
 HEX32 = re.compile(r"^[0-9a-f]{32}$")
 DR_URL = "http://127.0.0.1:9/voice/testVoiceDr"
+
+# gpsend fetches its audio URL while answering: the URLs point at a real loopback server
+# and the platform allows loopback destinations.
+platform = loopback_platform()
 
 
 def tenant(platform: Platform, **kw: Any) -> Credentials:
@@ -51,7 +56,7 @@ def group(creds: Credentials, **over: str) -> dict[str, str]:
         "phone": "8615088888888,8615088888889",
         "country_code": "86",
         "show_phone": "640003",
-        "url": "https://media.example.com/voice_group/1605696584389.m4a",
+        "url": AUDIO.url("voice_group/1605696584389.m4a"),
     }
     return form(creds, **{**base, **over})
 
@@ -127,7 +132,7 @@ def calls_of(platform: Platform, messageid: str) -> list[Any]:
                 "phone": "6281234567890",
                 "country_code": "62",
                 "show_phone": "123456",
-                "url": "https://nxcloud.com/1963370420.m4a",
+                "url": AUDIO.url("1963370420.m4a"),
             },
         ),
     ],
@@ -211,7 +216,8 @@ def test_gpsend_is_one_messageid_and_one_call_per_phone(platform: Platform) -> N
         assert call.dialect_data["phone"] == call.callee
         assert call.callback_url == DR_URL
         assert [s["op"] for s in call.script["steps"]] == ["dial", "play", "hangup"]
-        assert call.script["steps"][1]["url"].endswith("1605696584389.m4a")
+        assert call.script["steps"][1]["file_id"] == rows[0][0].script["steps"][1]["file_id"]
+        assert call.dialect_data["url"].endswith("1605696584389.m4a")
         assert [j.status for j in jobs] == ["queued"]
 
 

@@ -8,12 +8,17 @@ from typing import Any
 import pytest
 import requests
 
+from tests.support.audio import AUDIO, loopback_platform
 from tests.support.harness import Platform
 from voxgate.api.services import Services
 from voxgate.tenancy.service import Credentials
 
 CDR_URL = "http://127.0.0.1:9/cdr"
 STATUS_URL = "http://127.0.0.1:9/status"
+# The seed's scheme-less voice URL (wwww.baidu.com/test.mp3), pointed at a real loopback
+# server: PlayVoice fetches it while answering, and the platform allows loopback.
+SEED_URL = AUDIO.url("test.mp3").removeprefix("http://")
+platform = loopback_platform()
 
 
 def tenant(
@@ -81,7 +86,7 @@ def play(token: str, **over: Any) -> dict[str, Any]:
         "token": token,
         "voicetype": "2",
         "destnumber": "13333333333",
-        "voicefile": "wwww.baidu.com/test.mp3",
+        "voicefile": SEED_URL,
         "chengshudu": "1",
         "userid": "1@extGroup-1",
         "disnumber": "13333333333",
@@ -139,7 +144,7 @@ def test_seed_php_example_as_multipart(platform: Platform) -> None:
         "token": token,
         "voicetype": 2,
         "destnumber": "13333333333",
-        "voicefile": "wwww.baidu.com/test.mp3",
+        "voicefile": SEED_URL,
         "chengshudu": 1,
         "userid": "1@extGroup-1",
         "disnumber": "13333333333",
@@ -169,7 +174,8 @@ def test_seed_php_example_as_multipart(platform: Platform) -> None:
     assert row.callback_url == CDR_URL
     steps = row.script["steps"]
     assert [s["op"] for s in steps] == ["dial", "play", "gather", "hangup"]
-    assert steps[1]["url"] == "http://wwww.baidu.com/test.mp3"
+    assert steps[1]["file_id"].isdigit()
+    assert row.dialect_data["voice_url"] == "http://" + SEED_URL
     assert steps[2]["max_digits"] == 1
     assert {k: ops(v) for k, v in steps[2]["branches"].items()} == {"1": ["transfer extGroup-1"]}
     assert ops(steps[2]["no_input"]) == ["hangup"]

@@ -26,6 +26,7 @@ MESSAGES = {
     "26": "Same phone number and content within 5 minutes",
     "29": "Task time is in the past",
     "31": "Task time zone is empty",
+    "77": "File error",
     "88": "Request error",
     "99": "System error",
     "101": "Feature disabled",
@@ -47,6 +48,11 @@ class NxFailure(Exception):
 
 def accepted(messageid: str) -> Response:
     return json_response({"result": OK_TEXT, "messageid": messageid, "code": "0"})
+
+
+def uploaded(url: str) -> Response:
+    """uploadVoiceFile's answer: ``code`` "success" and the file's URL in ``info``."""
+    return json_response({"code": "success", "info": url})
 
 
 def failure(exc: NxFailure) -> Response:

@@ -1,4 +1,5 @@
-"""NXCloud voice APIs: notsend (TTS), versend (code read digit by digit), gpsend (audio URL).
+"""NXCloud voice APIs: notsend (TTS), versend (code read digit by digit), gpsend (audio URL),
+uploadVoiceFile (a voice file, answered with its URL on this server).
 
 Form POSTs authenticated by the ``appkey`` / ``secretkey`` fields; every accepted request
 is one ``messageid`` (32 hex) and one durable call per phone number.
@@ -15,13 +16,16 @@ from fastapi import APIRouter
 from starlette.requests import Request
 from starlette.responses import Response
 
-from voxgate.api.bodies import MalformedBody, read_fields
+from voxgate.api.bodies import MalformedBody, read_fields, reject_nul
 from voxgate.api.deps import services_of
 from voxgate.api.dialects.nxcloud import rules
-from voxgate.api.dialects.nxcloud.envelope import NxFailure, accepted, failure
+from voxgate.api.dialects.nxcloud.envelope import NxFailure, accepted, failure, uploaded
 from voxgate.api.services import Services
 from voxgate.calls.accept import Duplicate, DuplicateCall, NewCall, dedupe_key
 from voxgate.calls.script import CallScript
+from voxgate.dispatch.urls import media_url
+from voxgate.errors import InvalidInput
+from voxgate.fetch import FetchError
 from voxgate.store.tenants import App
 from voxgate.tenancy.profile import TenantProfile
 
@@ -51,7 +55,7 @@ def nxcloud(handler: Handler) -> Handler:
 async def _fields(request: Request) -> dict[str, Any]:
     """Body fields over query-string fields: clients of the vendor send either."""
     body = await read_fields(request)
-    return {**dict(request.query_params), **body}
+    return reject_nul({**dict(request.query_params), **body})
 
 
 async def _authenticate(services: Services, data: dict[str, Any]) -> tuple[App, TenantProfile]:
@@ -163,16 +167,23 @@ async def gpsend(request: Request) -> Response:
     hangup_after = rules.sched_hangup(rules.optional(data, "sched_hangup"))
     time_zone = rules.optional(data, "time_zone") or rules.optional(data, "task_zone")
     run_at = rules.schedule(rules.optional(data, "task_time"), time_zone, time.time())
+    # Fetched now, within the fetcher's time cap, and stored as the tenant's voice file: a
+    # URL that cannot be played fails the request (20) instead of queueing silent calls.
+    try:
+        file_id = await services.audio_urls.voice_file(profile.id, url)
+    except FetchError as exc:
+        raise NxFailure(20, exc.message) from None
     sub = Submission(
         kind="group_call",
         voice_type=VOICE_TYPE_GROUP,
         callees=callees,
         caller=caller,
-        script_of=lambda callee: rules.audio_script(callee, caller, url),
+        script_of=lambda callee: rules.audio_script(callee, caller, file_id),
         dedupe_text=url,
         extra={
             "countryCode": str(cc),
             "show_phone": show,
+            "url": url,
             "sched_hangup": hangup_after,
             "task_time": run_at,
             "sms_appkey": rules.optional(data, "sms_appkey"),
@@ -181,3 +192,21 @@ async def gpsend(request: Request) -> Response:
         run_at=run_at,
     )
     return accepted(await _accept(services, app, profile, sub))
+
+
+@router.post("/api/voiceSms/uploadVoiceFile")
+@nxcloud
+async def upload_voice_file(request: Request) -> Response:
+    """A voice file of the tenant; ``info`` is its URL on this server, usable as gpsend ``url``."""
+    services = services_of(request)
+    data = await _fields(request)
+    _app, profile = await _authenticate(services, data)
+    name = rules.file_name(rules.field(data, "filename"))
+    audio = rules.file_content(rules.field(data, "content"))
+    try:
+        stored = await services.voices.upload(
+            tenant_id=profile.id, name=name, data=audio, source="nxcloud"
+        )
+    except InvalidInput as exc:
+        raise NxFailure(77, exc.message) from None
+    return uploaded(media_url(services.settings.public_url, stored.id))

@@ -7,6 +7,8 @@ country code 23, show number 21, content 4/5/10/103, audio URL 20, task time 29/
 
 from __future__ import annotations
 
+import base64
+import binascii
 import re
 import unicodedata
 from dataclasses import dataclass
@@ -240,5 +242,33 @@ def tts_script(callee: str, caller: str, parts: list[Spoken], language: str | No
     return CallScript(steps=steps)
 
 
-def audio_script(callee: str, caller: str, url: str) -> CallScript:
-    return CallScript(steps=[Dial(to=callee, from_=caller), Play(url=url), Hangup()])
+def audio_script(callee: str, caller: str, file_id: str) -> CallScript:
+    """gpsend: the audio URL was fetched into the voice file ``file_id`` at request time."""
+    return CallScript(steps=[Dial(to=callee, from_=caller), Play(file_id=file_id), Hangup()])
+
+
+MAX_FILE_NAME = 255
+MAX_FILE_BASE64 = 12 * 1024 * 1024
+DATA_URI = re.compile(r"^data:[^,]{0,100};base64,", re.IGNORECASE)
+
+
+def file_name(value: str) -> str:
+    name = value.strip()
+    if not name or len(name) > MAX_FILE_NAME or any(ord(c) < 32 for c in name):
+        raise NxFailure(77, f"filename must be 1 to {MAX_FILE_NAME} printable characters")
+    return name
+
+
+def file_content(value: str) -> bytes:
+    """Base64 audio. Line breaks are ignored, and spaces read as '+' (a form body whose
+    '+' signs were not escaped); a ``data:...;base64,`` prefix is allowed."""
+    raw = DATA_URI.sub("", value.strip())
+    raw = raw.replace("\r", "").replace("\n", "").replace(" ", "+")
+    if not raw:
+        raise NxFailure(77, "content is empty")
+    if len(raw) > MAX_FILE_BASE64:
+        raise NxFailure(77, "the file is larger than 8 MB")
+    try:
+        return base64.b64decode(raw, validate=True)
+    except (binascii.Error, ValueError):
+        raise NxFailure(77, "content is not Base64") from None

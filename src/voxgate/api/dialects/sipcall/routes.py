@@ -16,7 +16,7 @@ from fastapi import APIRouter
 from starlette.requests import Request
 from starlette.responses import Response
 
-from voxgate.api.bodies import MalformedBody, read_fields, text
+from voxgate.api.bodies import MalformedBody, read_fields, reject_nul, text
 from voxgate.api.deps import services_of
 from voxgate.api.dialects.sipcall import rules
 from voxgate.api.dialects.sipcall.envelope import (
@@ -29,6 +29,7 @@ from voxgate.api.dialects.sipcall.envelope import (
 from voxgate.api.services import Services
 from voxgate.calls.accept import NewCall
 from voxgate.calls.script import Play
+from voxgate.fetch import FetchError
 from voxgate.store import tenants as tenants_repo
 from voxgate.store import voicefiles
 from voxgate.store.tenants import App
@@ -129,8 +130,7 @@ async def play_voice(call: Call) -> Response:
     )
     wait = rules.waittime(rules.optional(data, "waittime"))
     caller = rules.disnumber(rules.optional(data, "disnumber"), profile.access_codes)
-    if kind == rules.VOICE_URL:
-        play = Play(url=rules.voice_url(voicefile))
+    url = rules.voice_url(voicefile) if kind == rules.VOICE_URL else None
     async with services.db.connect() as conn:
         known = set(await tenants_repo.extension_group_names(conn, profile.id))
         if kind == rules.VOICE_FILE:
@@ -141,6 +141,13 @@ async def play_voice(call: Call) -> Response:
     missing = sorted(menu.groups - known)
     if missing:
         raise BusinessFailure(1002, f"extension group {missing[0]!r} does not exist")
+    if url is not None:
+        # Fetched now, within the fetcher's time cap: a URL that cannot be played fails
+        # the request (1029) instead of queueing a silent call.
+        try:
+            play = Play(file_id=await services.audio_urls.voice_file(profile.id, url))
+        except FetchError as exc:
+            raise BusinessFailure(1029, f"the voice URL cannot be used: {exc.message}") from None
     call_uuid = str(uuid.uuid4())
     await services.calls.accept(
         tenant_id=profile.id,
@@ -160,6 +167,7 @@ async def play_voice(call: Call) -> Response:
                     "destnumber": dest,
                     "voicetype": kind,
                     "voicefile": voicefile,
+                    **({"voice_url": url} if url is not None else {}),
                     "userid": userid,
                     "chengshudu": chengshudu,
                     "customuuid": customuuid,
@@ -187,7 +195,7 @@ async def dispatch(request: Request) -> Response:
     reqtime = int(time.time())
     try:
         body = await read_fields(request)
-        data = {**dict(request.query_params), **body}
+        data = reject_nul({**dict(request.query_params), **body})
         name = rules.optional(data, "service") or rules.optional(data, "s")
         if name is None:
             raise PhalApiError(400, "missing required parameter service")

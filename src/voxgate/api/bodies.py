@@ -20,6 +20,23 @@ class MalformedBody(InvalidInput):
     error_id = "malformed_body"
 
 
+def _has_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_has_nul(v) for v in value)
+    return False
+
+
+def reject_nul(data: dict[str, Any]) -> dict[str, Any]:
+    """No text field may carry a NUL character: no store keeps one and no vendor sends one."""
+    if _has_nul(data):
+        raise MalformedBody("text fields must not contain NUL characters")
+    return data
+
+
 def _unwrap(data: dict[str, Any]) -> dict[str, Any]:
     for key in WRAPPERS:
         inner = data.get(key)
@@ -48,7 +65,7 @@ async def read_fields(request: Request, *, unwrap: bool = False) -> dict[str, An
                 data[key] = await value.read()
             else:
                 data[key] = value
-        return _unwrap(data) if unwrap else data
+        return reject_nul(_unwrap(data) if unwrap else data)
     raw = await request.body()
     if not raw.strip():
         return {}
@@ -60,7 +77,7 @@ async def read_fields(request: Request, *, unwrap: bool = False) -> dict[str, An
         raise MalformedBody("request body is not valid JSON") from None
     if not isinstance(parsed, dict):
         raise MalformedBody("request body must be a JSON object")
-    return _unwrap(parsed) if unwrap else parsed
+    return reject_nul(_unwrap(parsed) if unwrap else parsed)
 
 
 def text(data: dict[str, Any], key: str) -> str | None:

@@ -98,12 +98,12 @@ class AudioServer:
 AUDIO = AudioServer()
 
 
-def loopback_platform(**extra: Any) -> Callable[..., Iterator[Platform]]:
-    """A module-scoped ``platform`` fixture (SQLite and PostgreSQL) with extra settings;
-    audio URLs on 127.0.0.1 are allowed unless ``fetch_allow`` says otherwise."""
+def loopback_platform(name: str = "platform", **extra: Any) -> Callable[..., Iterator[Platform]]:
+    """A module-scoped fixture ``name`` (SQLite and PostgreSQL) like ``platform``, with extra
+    settings; audio URLs on 127.0.0.1 are allowed unless ``fetch_allow`` says otherwise."""
     extra.setdefault("fetch_allow", LOOPBACK)
 
-    @pytest.fixture(scope="module", params=["sqlite", "postgres"])
+    @pytest.fixture(scope="module", params=["sqlite", "postgres"], name=name)
     def platform(
         request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
     ) -> Iterator[Platform]:

@@ -9,7 +9,7 @@ mid-attempt only delays the delivery until the lease runs out.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -155,14 +155,16 @@ async def claim_due(
     now: float,
     limit: int,
     lease_until: float,
-    busy_hosts: Iterable[str] = (),
+    host_room: Callable[[str], int],
+    busy_hosts: Sequence[str] = (),
     skip_locked: bool = False,
 ) -> list[dict[str, Any]]:
     """Claim up to ``limit`` due deliveries: count the attempt and lease them to the caller.
 
-    ``busy_hosts`` are hosts at their concurrency limit in this worker; their deliveries stay
-    where they are. On PostgreSQL ``skip_locked`` lets concurrent workers claim disjoint rows;
-    SQLite serialises writers, so the one statement is enough there.
+    ``host_room(host)`` is how many more deliveries to that host the caller may start; the
+    rest stay where they are (``busy_hosts``, with no room at all, are not even read). On
+    PostgreSQL ``skip_locked`` lets concurrent workers claim disjoint rows; SQLite serialises
+    writers, so a plain read then update is enough there.
     """
     earlier = aliased(D)
     blocked = exists().where(
@@ -173,16 +175,24 @@ async def claim_due(
             earlier.c.seq < D.c.seq,
         )
     )
-    query = select(D.c.id).where(
-        (D.c.status == "pending") & (D.c.next_attempt_at <= now) & ~blocked
+    query = (
+        select(D.c.id, D.c.host)
+        .where((D.c.status == "pending") & (D.c.next_attempt_at <= now) & ~blocked)
+        .order_by(D.c.next_attempt_at)
+        .limit(limit * 4)
     )
-    hosts = list(busy_hosts)
-    if hosts:
-        query = query.where(D.c.host.not_in(hosts))
-    query = query.order_by(D.c.next_attempt_at, D.c.seq).limit(limit)
+    if busy_hosts:
+        query = query.where(D.c.host.not_in(list(busy_hosts)))
     if skip_locked:
         query = query.with_for_update(skip_locked=True, of=D)
-    ids = [r[0] for r in await conn.execute(query)]
+    taken: dict[str, int] = {}
+    ids: list[str] = []
+    for delivery_id, host in await conn.execute(query):
+        if taken.get(host, 0) < host_room(host):
+            taken[host] = taken.get(host, 0) + 1
+            ids.append(delivery_id)
+            if len(ids) >= limit:
+                break
     if not ids:
         return []
     rows = await conn.execute(
@@ -197,10 +207,10 @@ async def claim_due(
 
 
 async def release(conn: AsyncConnection, ids: Sequence[str], *, now: float) -> None:
-    """Give claimed deliveries back untried (their host was at its limit)."""
+    """Give claimed deliveries back untried (the worker is stopping)."""
     await conn.execute(
         update(D)
-        .where(D.c.id.in_(list(ids)))
+        .where(D.c.id.in_(list(ids)) & (D.c.status == "pending"))
         .values(next_attempt_at=now, attempts=D.c.attempts - 1)
     )
 

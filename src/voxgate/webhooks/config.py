@@ -32,7 +32,10 @@ def worker_config_of(settings: Settings) -> WorkerConfig:
         concurrency=settings.webhook_concurrency,
         per_host=settings.webhook_per_host,
         poll_seconds=settings.webhook_poll_seconds,
-        lease_seconds=max(settings.webhook_lease_seconds, settings.webhook_attempt_deadline + 1),
+        # a claimed delivery may wait one attempt in its host's ready queue, then be attempted
+        lease_seconds=max(
+            settings.webhook_lease_seconds, 2 * settings.webhook_attempt_deadline + 1
+        ),
         connect_timeout=settings.webhook_connect_timeout,
         read_timeout=settings.webhook_read_timeout,
         attempt_deadline=settings.webhook_attempt_deadline,

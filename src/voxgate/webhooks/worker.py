@@ -1,9 +1,13 @@
 """The delivery worker: claims due deliveries, sends them, records every attempt.
 
-A slot is taken before a delivery is claimed (``concurrency`` in flight per process); a host
-at ``per_host`` deliveries in flight is left out of the claim, so one slow or hostile receiver
-holds at most ``per_host`` slots. Outcomes are written in batches, one transaction per batch.
-A commit that enqueued deliveries wakes the worker at once; otherwise it polls.
+One loop, the pump, does all the SQL: in one transaction it records the attempts that finished
+since its last turn and claims due deliveries. Sending happens in *lanes*: at most
+``concurrency`` per process and ``per_host`` to any one host, so a slow or hostile receiver
+holds at most ``per_host`` lanes. The pump claims up to one extra round ahead (another
+``per_host`` per host) into a per-host ready queue, so a lane that finishes an attempt starts
+the next at once instead of waiting for a database round trip; the lease covers that wait.
+A commit that enqueued deliveries, or a finished attempt, wakes the pump at once; otherwise it
+polls every ``poll_seconds``.
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ import logging
 import random
 import secrets
 import time
-from collections import Counter
+from collections import Counter, defaultdict, deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -110,12 +114,11 @@ class DeliveryWorker:
         self._own_client = client is None
         self._wake = asyncio.Event()
         self._results: list[store.AttemptRecord] = []
-        self._results_ready = asyncio.Event()
         self._inflight = 0
-        self._hosts: Counter[str] = Counter()
-        self._slot_freed = asyncio.Event()
+        self._hosts: Counter[str] = Counter()  # lanes (attempts in flight) per host
+        self._ready: dict[str, deque[dict[str, Any]]] = defaultdict(deque)  # claimed, waiting
         self._tasks: set[asyncio.Task[None]] = set()
-        self._loops: list[asyncio.Task[None]] = []
+        self._loop: asyncio.Task[None] | None = None
         self._keys: dict[str, tuple[float, TenantKeys]] = {}
         self._unlisten: Callable[[], None] | None = None
         self._eager_until = 0.0
@@ -141,94 +144,101 @@ class DeliveryWorker:
             )
         loop = asyncio.get_running_loop()
         self._unlisten = on_enqueue_commit(self.db.engine, lambda: loop.call_soon(self.wake))
-        self._loops = [
-            asyncio.create_task(self._claim_loop(), name="webhooks-claim"),
-            asyncio.create_task(self._record_loop(), name="webhooks-record"),
-        ]
+        self._loop = asyncio.create_task(self._pump_loop(), name="webhooks")
         log.info("webhook worker started", extra={"action": "webhook_worker_started"})
 
     async def stop(self) -> None:
         self._stopping = True
-        self.wake()
         if self._unlisten is not None:
             self._unlisten()
-        claim = self._loops[0] if self._loops else None
-        if claim is not None:
-            claim.cancel()
+            self._unlisten = None
+        if self._loop is not None:
+            self._loop.cancel()
             with contextlib.suppress(asyncio.CancelledError):
-                await claim
+                await self._loop
+            self._loop = None
         if self._tasks:  # let attempts in flight finish so their outcomes are recorded
             await asyncio.wait(self._tasks, timeout=self.config.attempt_deadline)
-        self._results_ready.set()
-        for task in self._loops[1:]:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-        await self._flush()
+        waiting = [r["id"] for q in self._ready.values() for r in q]
+        self._ready.clear()
+        with contextlib.suppress(Exception):
+            await self.pump(claim=False)
+            if waiting:
+                async with self.db.begin() as conn:
+                    await store.release(conn, waiting, now=self.clock.now())
         if self._own_client and self._client is not None:
             await self._client.aclose()
-        self._loops = []
+            self._client = None
 
     def wake(self) -> None:
+        """Look for work now (and keep looking closely for a moment: a commit may be landing)."""
         self._eager_until = time.monotonic() + 0.1
         self._wake.set()
 
-    # --- claiming ---------------------------------------------------------------------------
+    # --- the pump: record finished attempts and claim new ones, in one transaction ---------
 
-    async def _claim_loop(self) -> None:
+    async def _pump_loop(self) -> None:
         while not self._stopping:
+            self._wake.clear()
             try:
-                claimed = await self.claim_and_send()
+                busy = await self.pump()
             except Exception:
-                log.exception("claiming webhooks failed", extra={"action": "webhook_claim_failed"})
-                claimed = 0
-            if claimed:
+                log.exception("webhook pump failed", extra={"action": "webhook_pump_failed"})
+                await asyncio.sleep(min(1.0, self.config.poll_seconds))
+                continue
+            if busy:
                 continue
             eager = time.monotonic() < self._eager_until
             timeout = 0.005 if eager else self.config.poll_seconds
-            self._wake.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout)
 
-    async def claim_and_send(self) -> int:
-        """Claim what fits in the free slots and start sending it; return how many."""
-        free = self.config.concurrency - self._inflight
-        if free <= 0:
-            self._slot_freed.clear()
-            await self._slot_freed.wait()
-            return 1
-        busy = [h for h, n in self._hosts.items() if n >= self.config.per_host]
+    async def pump(self, *, claim: bool = True) -> bool:
+        """Record what finished, claim what fits; True if it did anything."""
+        cfg = self.config
+        results, self._results = self._results, []
+        waiting = sum(len(q) for q in self._ready.values())
+        room = 2 * cfg.concurrency - self._inflight - waiting if claim else 0
+        if not results and room <= 0:
+            return False
         now = self.clock.now()
-        async with self.db.begin() as conn:
-            rows = await store.claim_due(
-                conn,
-                now=now,
-                limit=min(free, self.config.batch),
-                lease_until=now + self.config.lease_seconds,
-                busy_hosts=busy,
-                skip_locked=not self.db.is_sqlite,
-            )
-            over = {r["id"] for r in self._over_host_limit(rows)}
-            if over:
-                await store.release(conn, sorted(over), now=now)
-        for row in rows:
-            if row["id"] in over:
-                continue
-            self._inflight += 1
-            self._hosts[row["host"]] += 1
-            task = asyncio.create_task(self._deliver(row))
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
-        return len(rows) - len(over)
 
-    def _over_host_limit(self, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        seen: Counter[str] = Counter()
-        over = []
+        def host_room(host: str) -> int:
+            return 2 * cfg.per_host - self._hosts[host] - len(self._ready.get(host, ()))
+
+        busy = [h for h in self._hosts if host_room(h) <= 0]
+        try:
+            async with self.db.begin() as conn:
+                if results:
+                    await store.record_attempts(conn, results)
+                rows = []
+                if room > 0:
+                    rows = await store.claim_due(
+                        conn,
+                        now=now,
+                        limit=min(room, cfg.batch),
+                        lease_until=now + cfg.lease_seconds,
+                        host_room=host_room,
+                        busy_hosts=busy,
+                        skip_locked=not self.db.is_sqlite,
+                    )
+        except BaseException:
+            self._results = results + self._results
+            raise
+        delivered = sum(1 for r in results if r.new_status == "delivered")
+        self.delivered += delivered
+        self.failed_attempts += len(results) - delivered
         for row in rows:
-            seen[row["host"]] += 1
-            if self._hosts[row["host"]] + seen[row["host"]] > self.config.per_host:
-                over.append(row)
-        return over
+            host = row["host"]
+            if self._inflight < cfg.concurrency and self._hosts[host] < cfg.per_host:
+                self._inflight += 1
+                self._hosts[host] += 1
+                task = asyncio.create_task(self._lane(host, row))
+                self._tasks.add(task)
+                task.add_done_callback(self._tasks.discard)
+            else:
+                self._ready[host].append(row)
+        return bool(rows) or delivered > 0
 
     # --- sending ----------------------------------------------------------------------------
 
@@ -277,7 +287,23 @@ class DeliveryWorker:
             url, trustlist=keys.trustlist, from_request=from_request, addresses=addresses
         )
 
-    async def _deliver(self, row: dict[str, Any]) -> None:
+    async def _lane(self, host: str, row: dict[str, Any] | None) -> None:
+        """Send to one host, one delivery at a time, while the pump keeps it fed."""
+        try:
+            while row is not None:
+                record = await self._attempt(row)  # (the pump swaps self._results meanwhile)
+                self._results.append(record)
+                self._wake.set()
+                ready = self._ready.get(host)
+                row = ready.popleft() if ready and not self._stopping else None
+        finally:
+            self._inflight -= 1
+            self._hosts[host] -= 1
+            if self._hosts[host] <= 0:
+                del self._hosts[host]
+            self._wake.set()
+
+    async def _attempt(self, row: dict[str, Any]) -> store.AttemptRecord:
         attempt = int(row["attempts"])
         try:
             keys = await self._tenant_keys(row["tenant_id"])
@@ -309,13 +335,7 @@ class DeliveryWorker:
                 extra={"action": "webhook_attempt_crashed", "call_id": row["call_id"]},
             )
             result = AttemptResult(False, None, None, f"internal error: {exc!r}", 0.0)
-        self._results.append(self._decide(row, attempt, result))
-        self._results_ready.set()
-        self._inflight -= 1
-        self._hosts[row["host"]] -= 1
-        if self._hosts[row["host"]] <= 0:
-            del self._hosts[row["host"]]
-        self._slot_freed.set()
+        return self._decide(row, attempt, result)
 
     def _decide(
         self, row: Mapping[str, Any], attempt: int, res: AttemptResult
@@ -353,37 +373,6 @@ class DeliveryWorker:
             new_status=status,
             next_attempt_at=next_at,
         )
-
-    # --- recording --------------------------------------------------------------------------
-
-    async def _record_loop(self) -> None:
-        while True:
-            await self._results_ready.wait()
-            self._results_ready.clear()
-            try:
-                await self._flush()
-            except Exception:
-                log.exception(
-                    "recording webhook attempts failed", extra={"action": "webhook_record_failed"}
-                )
-                await asyncio.sleep(0.5)
-                self._results_ready.set()
-
-    async def _flush(self) -> None:
-        batch, self._results = self._results, []
-        if not batch:
-            return
-        try:
-            async with self.db.begin() as conn:
-                await store.record_attempts(conn, batch)
-        except Exception:
-            self._results = batch + self._results
-            raise
-        delivered = sum(1 for r in batch if r.new_status == "delivered")
-        self.delivered += delivered
-        self.failed_attempts += len(batch) - delivered
-        if delivered:
-            self.wake()  # a call's next delivery may be due now
 
     def __repr__(self) -> str:
         return (

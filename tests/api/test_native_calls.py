@@ -13,7 +13,13 @@ from sqlalchemy import func, select
 
 from tests.support.harness import Platform
 from voxgate.api.services import Services
-from voxgate.store.schema import call_jobs, calls, idempotency_keys
+from voxgate.store.schema import (
+    call_jobs,
+    calls,
+    idempotency_keys,
+    webhook_attempts,
+    webhook_deliveries,
+)
 from voxgate.tenancy.service import Credentials
 
 SCRIPT = {
@@ -95,6 +101,58 @@ def test_get_call_and_its_events(platform: Platform) -> None:
     (event,) = r.json()["items"]
     assert event["seq"] == 1
     assert event["type"] == "call.queued"
+    assert r.json()["deliveries"] == []
+
+
+def test_events_show_webhook_deliveries_and_attempts(platform: Platform) -> None:
+    creds = platform.tenant(trusted_hosts=("hooks.example",))
+    body = {"script": SCRIPT, "callback_url": "https://hooks.example/cb"}
+    call = place(platform, creds, body).json()
+
+    async def deliver(s: Services) -> None:
+        async with s.db.begin() as conn:
+            await conn.execute(
+                webhook_deliveries.insert().values(
+                    id="d" * 32,
+                    tenant_id=creds.tenant_id,
+                    call_id=call["id"],
+                    event_id="e" * 32,
+                    seq=1,
+                    format="native",
+                    url=body["callback_url"],
+                    content_type="application/json",
+                    body="{}",
+                    headers={},
+                    status="delivered",
+                    attempts=2,
+                    next_attempt_at=1.0,
+                    last_status=200,
+                    created_at=1.0,
+                    delivered_at=3.0,
+                    event_type="call.queued",
+                    host="hooks.example",
+                    url_from_request=True,
+                )
+            )
+            for n, status in ((1, 503), (2, 200)):
+                await conn.execute(
+                    webhook_attempts.insert().values(
+                        delivery_id="d" * 32,
+                        attempt=n,
+                        status_code=status,
+                        latency_ms=12.5,
+                        created_at=1.0 + n,
+                    )
+                )
+
+    platform.run(deliver)
+    r = platform.http.get(f"/v1/calls/{call['id']}/events", auth=auth(creds))
+    assert r.status_code == 200, r.text
+    (delivery,) = r.json()["deliveries"]
+    assert delivery["status"] == "delivered"
+    assert delivery["url"] == "https://hooks.example/cb"
+    assert [a["status_code"] for a in delivery["attempts_log"]] == [503, 200]
+    assert "body" not in delivery
 
 
 def test_unknown_call_is_404(platform: Platform) -> None:

@@ -128,7 +128,7 @@ class CallCreate(_Model):
     metadata: dict[MetadataKey, MetadataValue] = Field(
         default_factory=dict,
         max_length=16,
-        description="Up to 16 string pairs of your own, returned with the call and its events.",
+        description="Up to 16 string pairs of your own, returned with the call.",
     )
 
 
@@ -207,8 +207,66 @@ class CallEvent(BaseModel):
     created_at: datetime
 
 
+class WebhookAttempt(BaseModel):
+    """One try at delivering a webhook."""
+
+    attempt: int
+    status_code: int | None = Field(description="The receiver's HTTP status, if it answered.")
+    error: str | None
+    latency_ms: float
+    created_at: datetime
+
+
+class WebhookDelivery(BaseModel):
+    """A webhook (or vendor callback) owed for this call, and how its delivery went."""
+
+    id: str
+    event_id: str
+    seq: int = Field(description="The event's seq.")
+    event_type: str
+    format: str = Field(description="native, or the vendor callback format.")
+    url: str
+    status: str = Field(description="pending, delivered or dead.")
+    attempts: int
+    last_status: int | None
+    last_error: str | None
+    created_at: datetime
+    delivered_at: datetime | None
+    attempts_log: list[WebhookAttempt]
+
+    @classmethod
+    def from_row(cls, row: dict[str, Any]) -> WebhookDelivery:
+        return cls(
+            id=row["id"],
+            event_id=row["event_id"],
+            seq=row["seq"],
+            event_type=row["event_type"],
+            format=row["format"],
+            url=row["url"],
+            status=row["status"],
+            attempts=row["attempts"],
+            last_status=row.get("last_status"),
+            last_error=row.get("last_error"),
+            created_at=from_epoch(row["created_at"]),
+            delivered_at=maybe_epoch(row.get("delivered_at")),
+            attempts_log=[
+                WebhookAttempt(
+                    attempt=a["attempt"],
+                    status_code=a.get("status_code"),
+                    error=a.get("error"),
+                    latency_ms=a["latency_ms"],
+                    created_at=from_epoch(a["created_at"]),
+                )
+                for a in row.get("attempts_log", [])
+            ],
+        )
+
+
 class CallEventList(BaseModel):
+    """A call's events, and the webhooks they caused with every delivery attempt."""
+
     items: list[CallEvent]
+    deliveries: list[WebhookDelivery] = Field(default_factory=list)
 
 
 # --- admin ----------------------------------------------------------------------------------

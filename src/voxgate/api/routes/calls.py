@@ -30,6 +30,7 @@ from voxgate.api.schemas import (
     CallEvent,
     CallEventList,
     CallPage,
+    WebhookDelivery,
     from_epoch,
     problem_responses,
 )
@@ -38,6 +39,7 @@ from voxgate.calls.script import Bridge, CallScript, Dial, Gather
 from voxgate.errors import Conflict, Forbidden, InvalidInput, NotFound
 from voxgate.store import calls as calls_repo
 from voxgate.store import idempotency
+from voxgate.store import webhooks as webhooks_repo
 from voxgate.tenancy.profile import TenantProfile
 
 router = APIRouter(prefix="/v1/calls", tags=["calls"])
@@ -263,7 +265,10 @@ async def create_call(
                     callee=script.dial.to,
                     caller=script.dial.from_,
                     script=script,
-                    dialect_data={"metadata": body.metadata} if body.metadata else {},
+                    dialect_data={
+                        "metadata": body.metadata,
+                        "callback_url_from_request": body.callback_url is not None,
+                    },
                 )
             ],
             callback_url=callback,
@@ -346,12 +351,15 @@ async def get_call(
 async def call_events(
     request: Request, call_id: CallId, caller: Annotated[NativeCaller, Depends(native_caller)]
 ) -> CallEventList:
-    """Everything that happened to the call so far, oldest first."""
+    """Everything that happened to the call so far, oldest first, and its webhooks."""
     services = services_of(request)
     async with services.db.connect() as conn:
         if await calls_repo.get_call(conn, caller.tenant_id, call_id) is None:
             raise CallNotFound()
         events = await calls_repo.events_of(conn, call_id)
+        deliveries = await webhooks_repo.call_deliveries_with_attempts(
+            conn, call_id, caller.tenant_id
+        )
     return CallEventList(
         items=[
             CallEvent(
@@ -361,5 +369,6 @@ async def call_events(
                 created_at=from_epoch(e["created_at"]),
             )
             for e in events
-        ]
+        ],
+        deliveries=[WebhookDelivery.from_row(d) for d in deliveries],
     )

@@ -157,14 +157,17 @@ async def claim_due(
     lease_until: float,
     host_room: Callable[[str], int],
     busy_hosts: Sequence[str] = (),
-    skip_locked: bool = False,
 ) -> list[dict[str, Any]]:
     """Claim up to ``limit`` due deliveries: count the attempt and lease them to the caller.
 
     ``host_room(host)`` is how many more deliveries to that host the caller may start; the
-    rest stay where they are (``busy_hosts``, with no room at all, are not even read). On
-    PostgreSQL ``skip_locked`` lets concurrent workers claim disjoint rows; SQLite serialises
-    writers, so a plain read then update is enough there.
+    rest stay where they are (``busy_hosts``, with no room at all, are not even read).
+
+    The candidates are read without locks and taken by one UPDATE that checks again that each
+    is still pending and due. Under PostgreSQL's READ COMMITTED that check is re-evaluated on
+    the row's latest version after any concurrent claim commits, so two workers never take the
+    same row; the loser just gets fewer. (Locking the candidates FOR UPDATE SKIP LOCKED would
+    lock several times more rows than are taken, on every turn.)
     """
     earlier = aliased(D)
     blocked = exists().where(
@@ -183,8 +186,6 @@ async def claim_due(
     )
     if busy_hosts:
         query = query.where(D.c.host.not_in(list(busy_hosts)))
-    if skip_locked:
-        query = query.with_for_update(skip_locked=True, of=D)
     taken: dict[str, int] = {}
     ids: list[str] = []
     for delivery_id, host in await conn.execute(query):
@@ -197,7 +198,7 @@ async def claim_due(
         return []
     rows = await conn.execute(
         update(D)
-        .where(D.c.id.in_(ids))
+        .where(D.c.id.in_(ids) & (D.c.status == "pending") & (D.c.next_attempt_at <= now))
         .values(next_attempt_at=lease_until, attempts=D.c.attempts + 1)
         .returning(*CLAIM_COLUMNS)
     )

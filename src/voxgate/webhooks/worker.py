@@ -3,9 +3,10 @@
 One loop, the pump, does all the SQL: in one transaction it records the attempts that finished
 since its last turn and claims due deliveries. Sending happens in *lanes*: at most
 ``concurrency`` per process and ``per_host`` to any one host, so a slow or hostile receiver
-holds at most ``per_host`` lanes. The pump claims up to one extra round ahead (another
-``per_host`` per host) into a per-host ready queue, so a lane that finishes an attempt starts
-the next at once instead of waiting for a database round trip; the lease covers that wait.
+holds at most ``per_host`` lanes. The pump claims up to ``prefetch_rounds`` rounds ahead
+(``per_host`` each, per host) into a per-host ready queue, so a lane that finishes an attempt
+starts the next at once instead of waiting for a database round trip; the lease covers that
+wait (it is at least ``(prefetch_rounds + 1) * attempt_deadline``).
 A commit that enqueued deliveries, or a finished attempt, wakes the pump at once; otherwise it
 polls every ``poll_seconds``.
 """
@@ -55,6 +56,7 @@ class WorkerConfig:
     attempt_deadline: float = 30.0
     response_cap: int = 4096
     batch: int = 100
+    prefetch_rounds: int = 3  # claimed-ahead deliveries per host, in multiples of per_host
     key_cache_seconds: float = 2.0
 
 
@@ -198,13 +200,14 @@ class DeliveryWorker:
         cfg = self.config
         results, self._results = self._results, []
         waiting = sum(len(q) for q in self._ready.values())
-        room = 2 * cfg.concurrency - self._inflight - waiting if claim else 0
+        ahead = 1 + cfg.prefetch_rounds
+        room = ahead * cfg.concurrency - self._inflight - waiting if claim else 0
         if not results and room <= 0:
             return False
         now = self.clock.now()
 
         def host_room(host: str) -> int:
-            return 2 * cfg.per_host - self._hosts[host] - len(self._ready.get(host, ()))
+            return ahead * cfg.per_host - self._hosts[host] - len(self._ready.get(host, ()))
 
         busy = [h for h in self._hosts if host_room(h) <= 0]
         try:
@@ -220,7 +223,6 @@ class DeliveryWorker:
                         lease_until=now + cfg.lease_seconds,
                         host_room=host_room,
                         busy_hosts=busy,
-                        skip_locked=not self.db.is_sqlite,
                     )
         except BaseException:
             self._results = results + self._results

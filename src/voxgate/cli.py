@@ -277,6 +277,11 @@ def _mount_tts() -> None:
 _mount_tts()
 
 
+from voxgate.engine.cli import call_command  # noqa: E402
+
+app.command("call")(call_command)
+
+
 def main() -> None:
     app()
 

@@ -228,7 +228,7 @@ class SipEndpoint:
             reliable=transport.reliable,
             now=now,
             timers=self.timers,
-            send_trying=request.method == "INVITE",
+            send_trying=request.method == "INVITE" and not request.to.tag,
         )
         record = ServerTxn(self, txn, transport, addr, source)
         self._server[key] = record

@@ -67,7 +67,7 @@ class Sipp:
         sipp = require("sipp")
         self.port = self.port or free_port()
         self.media_port = self.media_port or free_port(even=True, span=4)
-        keys = {"media_to": str(self.media_port), **self.keys}
+        keys = {"media_to": str(self.media_port), "formats": "0 8 101", **self.keys}
         cmd = [
             sipp,
             "-sf",

@@ -16,6 +16,7 @@ from voxgate.api.dialects.huawei import config as huawei_config
 from voxgate.api.dialects.huawei import voices as huawei_voices
 from voxgate.api.dialects.nxcloud import routes as nxcloud_routes
 from voxgate.api.dialects.sipcall import routes as sipcall_routes
+from voxgate.api.guards import RejectNul
 from voxgate.api.routes import admin as admin_routes
 from voxgate.api.routes import calls as native_calls
 from voxgate.api.routes import media as native_media
@@ -49,6 +50,7 @@ def create_app(settings: Settings, *, schema: str | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     errors.install(app)
+    app.add_middleware(RejectNul)
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> Response:

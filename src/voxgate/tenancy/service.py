@@ -8,7 +8,9 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from voxgate.errors import InvalidInput, NotFound
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from voxgate.errors import Conflict, InvalidInput, NotFound
 from voxgate.security.secrets import SecretBox, new_secret
 from voxgate.store import routing
 from voxgate.store import tenants as repo
@@ -100,9 +102,11 @@ class TenantService:
         given = credentials or {}
         tenant_id = uuid.uuid4().hex
         async with self.db.begin() as conn:
-            companycode = given.get("companycode") or str(
-                1000 + await repo.count_tenants(conn) + secrets.randbelow(9000)
-            )
+            if await repo.find_tenant(conn, name) is not None:
+                raise Conflict(f"a tenant named {name!r} already exists")
+            companycode = given.get("companycode") or await self._free_companycode(conn)
+            if await repo.get_tenant_by_companycode(conn, companycode) is not None:
+                raise Conflict(f"company code {companycode!r} is taken")
             creds = Credentials(
                 tenant_id=tenant_id,
                 name=name,
@@ -143,6 +147,15 @@ class TenantService:
                 created_at=now,
             )
         return creds
+
+    @staticmethod
+    async def _free_companycode(conn: AsyncConnection) -> str:
+        """A 4-digit company code while they last (PhalApi codes are short), then longer."""
+        for digits in (4, 4, 4, 6, 6, 8, 8):
+            code = str(10 ** (digits - 1) + secrets.randbelow(9 * 10 ** (digits - 1)))
+            if await repo.get_tenant_by_companycode(conn, code) is None:
+                return code
+        raise Conflict("no free company code; pass one explicitly")
 
     async def resolve(self, id_or_name: str) -> repo.Tenant:
         async with self.db.connect() as conn:

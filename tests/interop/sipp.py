@@ -30,7 +30,7 @@ def free_port(*, even: bool = False, span: int = 1) -> int:
     for _ in range(200):
         with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
             probe.bind(("127.0.0.1", 0))
-            port = probe.getsockname()[1]
+            port = int(probe.getsockname()[1])
         if even and port % 2:
             continue
         if port + span > 65535:

@@ -182,6 +182,19 @@ class Leg:
                 payload = encode(self.rtp.codec, pcm) + encode(self.rtp.codec, pause)
                 self.rtp.play(list(TelephoneAudio(self.rtp.codec, payload).frames(20)))
 
+    def send_info_dtmf(self, key: str, *, duration_ms: int = 160) -> None:
+        """Send one key as SIP INFO (application/dtmf-relay), for peers that want it."""
+        if self.dialog is None or self.ended:
+            raise LegError(f"cannot send INFO on a leg that is {self.state}")
+        body = f"Signal={key}\r\nDuration={duration_ms}\r\n".encode()
+        info = self.dialog.create_request(
+            "INFO",
+            via=self.engine.via(self.transport),
+            body=body,
+            content_type="application/dtmf-relay",
+        )
+        self.engine.send_in_dialog(self, info, lambda event: None)
+
     def record(self, path: str | Path, *, both: bool = False) -> None:
         """Record what the peer sends (``both``: stereo, peer left and what we send right)
         into a WAV file written when the leg ends."""

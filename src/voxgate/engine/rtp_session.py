@@ -39,6 +39,7 @@ log = logging.getLogger(__name__)
 
 Addr = tuple[str, int]
 _HEADER = struct.Struct("!BBHII")
+LATCH_GRACE = 0.5  # seconds to wait for the SDP's host before latching to another
 INBAND_BATCH = 4  # frames decoded per detector call (80 ms): numpy overhead is per call
 
 
@@ -112,6 +113,7 @@ class RtpSession(asyncio.DatagramProtocol):
         self._pending_pcm: list[np.ndarray] = []
         self._rfc4733_seen = False
         self._last_rx = 0.0
+        self._media_start = 0.0
         self._ticks = 0
         self.recv_track: LegTrack | None = None
         self.sent_track: LegTrack | None = None
@@ -151,13 +153,13 @@ class RtpSession(asyncio.DatagramProtocol):
         if pt != self._pt and pt != self._dtmf_pt:
             self.dropped += 1  # RTCP, comfort noise, anything not negotiated
             return
+        now = self._loop.time()
         if source != self.remote:
-            if self.latched:
+            if self.latched or not self._may_latch(source, now):
                 self.dropped += 1
                 return
             self.remote = source
         self.latched = True
-        now = self._loop.time()
         self._last_rx = now
         self.received += 1
         if data[0] == 0x80:
@@ -185,6 +187,13 @@ class RtpSession(asyncio.DatagramProtocol):
             if len(self._pending_pcm) >= INBAND_BATCH:
                 self._flush_inband()
 
+    def _may_latch(self, source: Addr, now: float) -> bool:
+        """Latch at once to the SDP's host (any port: NAT may change it); to another host only
+        when nothing came from the SDP's host for ``LATCH_GRACE`` seconds (a peer behind NAT
+        that advertised its private address). A stranger cannot take over a live stream."""
+        sdp_host = self.params.remote_address if self.params is not None else None
+        return source[0] == sdp_host or now - self._media_start > LATCH_GRACE
+
     def _flush_inband(self) -> None:
         pcm = np.concatenate(self._pending_pcm)
         self._pending_pcm.clear()
@@ -199,6 +208,7 @@ class RtpSession(asyncio.DatagramProtocol):
         changed = old is None or remote != (old.remote_address, old.remote_port)
         if changed and params.remote_address != "0.0.0.0" and params.remote_port:
             self.remote, self.latched = remote, False  # a new address: latch again
+            self._media_start = self._loop.time()
         self.params = params
         self.codec = "pcma" if params.codec.name == "PCMA" else "pcmu"
         self._silence = bytes([g711.silence_byte(self.codec)]) * 160

@@ -1,0 +1,220 @@
+"""Two engines on loopback calling each other: signalling, media, keys, timeouts, abuse."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import os
+import socket
+import wave
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from voxgate.engine import (
+    Answered,
+    Dtmf,
+    Engine,
+    EngineConfig,
+    Hangup,
+    InboundLeg,
+    OutboundLeg,
+    Ringing,
+    Trunk,
+    Trying,
+)
+from voxgate.engine.testing import engine_pair
+from voxgate.media import g711, tones
+from voxgate.media.render import TelephoneAudio
+
+pytestmark = pytest.mark.timeout(60)
+
+
+def audio_of(pcm: np.ndarray, codec: g711.Codec = "pcmu") -> TelephoneAudio:
+    return TelephoneAudio(codec, g711.encode(codec, pcm.astype(np.int16)))
+
+
+async def connect(
+    a: Engine, b: Engine, transport: str = "udp", codec: g711.Codec = "pcmu"
+) -> tuple[OutboundLeg, InboundLeg]:
+    out = await a.dial("100", trunk=b.trunk_to_me(transport), codec=codec, ring_timeout=5)
+    inc = await b.incoming(timeout=3)
+    await inc.ring()
+    await inc.answer()
+    assert await out.wait_answered(3)
+    return out, inc
+
+
+@pytest.mark.parametrize("transport", ["udp", "tcp"])
+async def test_dial_answer_keys_play_record_hangup(tmp_path: Path, transport: str) -> None:
+    async with engine_pair() as (a, b):
+        out, inc = await connect(a, b, transport)
+        assert inc.request == "100" and inc.caller == "voxgate"
+        assert out.transport.name == transport.upper()
+        # keys from caller to callee as RFC 4733
+        out.send_dtmf("42#")
+        assert await inc.gather(5, 2) == "42"
+        # the callee plays a tone; the caller records it
+        recording = tmp_path / "caller.wav"
+        out.record(recording)
+        tone = tones.tone((500.0, 1500.0), 0.5, level_dbm0=-10)  # not a DTMF pair
+        await inc.play(audio_of(tone))
+        await asyncio.sleep(0.2)
+        hangup = await out.hangup()
+        assert hangup == Hangup(200, 16, "local", "hangup")
+        remote = await inc.wait_ended(3)
+        assert remote == Hangup(200, 16, "remote", "bye")
+    assert [type(e) for e in out.history] == [Trying, Ringing, Answered, Hangup]
+    assert [e for e in inc.history if isinstance(e, Dtmf)] == [
+        Dtmf("4", "rfc4733"),
+        Dtmf("2", "rfc4733"),
+        Dtmf("#", "rfc4733"),
+    ]
+    with wave.open(io.BytesIO(recording.read_bytes())) as w:
+        heard = np.frombuffer(w.readframes(w.getnframes()), dtype="<i2")
+    expected = g711.decode("pcmu", g711.encode("pcmu", tone))
+    position = _find(heard, expected[:800])
+    assert position >= 0, "the played tone is not in the recording"
+    assert np.array_equal(heard[position : position + len(expected)], expected)
+
+
+def _find(haystack: np.ndarray, needle: np.ndarray) -> int:
+    for i in range(len(haystack) - len(needle) + 1):
+        if haystack[i] == needle[0] and np.array_equal(haystack[i : i + len(needle)], needle):
+            return i
+    return -1
+
+
+async def test_inband_and_info_keys() -> None:
+    async with engine_pair() as (a, b):
+        out, inc = await connect(a, b, codec="pcma")
+        await out.play(audio_of(tones.dtmf_sequence("73", on=0.08, off=0.08), "pcma"))
+        assert await inc.gather(2, 2) == "73"
+        out.send_info_dtmf("9")
+        assert await inc.gather(1, 2) == "9"
+        await out.hangup()
+    keys = [e for e in inc.history if isinstance(e, Dtmf)]
+    assert keys == [Dtmf("7", "inband"), Dtmf("3", "inband"), Dtmf("9", "info")]
+
+
+async def test_caller_cancels_after_ring_timeout() -> None:
+    async with engine_pair() as (a, b):
+        out = await a.dial("100", trunk=b.trunk_to_me(), ring_timeout=0.5)
+        inc = await b.incoming(timeout=3)
+        await inc.ring()
+        assert await out.wait_ended(3) == Hangup(487, 19, "local", "ring_timeout")
+        assert await inc.wait_ended(3) == Hangup(487, 487, "remote", "cancel")
+
+
+async def test_callee_rejects_busy() -> None:
+    async with engine_pair() as (a, b):
+        out = await a.dial("100", trunk=b.trunk_to_me("tcp"))
+        inc = await b.incoming(timeout=3)
+        await inc.reject(486)
+        assert await out.wait_ended(3) == Hangup(486, 17, "remote", "Busy Here")
+        assert inc.history == [Hangup(486, 17, "local", "rejected")]
+
+
+async def test_rtp_inactivity_ends_a_dead_call() -> None:
+    async with engine_pair(EngineConfig(rtp_timeout=0.5)) as (a, b):
+        out, inc = await connect(a, b)
+        await asyncio.sleep(0.8)
+        assert not out.ended  # both send silence: alive
+        inc.rtp.set_sending(False)  # the callee's media dies, signalling does not
+        hangup = await out.wait_ended(3)
+        assert hangup == Hangup(200, 102, "local", "rtp_timeout")
+        assert await inc.wait_ended(3) == Hangup(200, 102, "remote", "bye")
+
+
+async def test_symmetric_rtp_latches_to_the_real_source() -> None:
+    async with engine_pair() as (a, b):
+        out, inc = await connect(a, b)
+        # the callee's packets come from another port than its SDP says
+        other = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        other.bind(("127.0.0.1", 0))
+        try:
+            assert out.rtp.remote == inc.rtp.local  # from the SDP answer
+            await asyncio.sleep(0.1)
+            assert out.rtp.latched and out.rtp.remote == inc.rtp.local
+            # a stranger's packets (valid RTP, right payload type) are ignored once latched
+            before = out.rtp.received
+            for i in range(20):
+                other.sendto(bytes([0x80, 0, 0, i]) + bytes(8) + b"\xff" * 160, out.rtp.local)
+            await asyncio.sleep(0.1)
+            assert out.rtp.remote == inc.rtp.local
+            assert out.rtp.dropped >= 20 and out.rtp.received > before
+        finally:
+            other.close()
+        await out.hangup()
+
+
+async def test_malformed_flood_and_unknown_invites_do_not_disturb_a_call() -> None:
+    async with engine_pair(host_b="127.0.0.2") as (a, b):
+        out, inc = await connect(a, b)
+        target = ("127.0.0.2", b.port("udp"))
+        rng = np.random.default_rng(7)
+        stranger = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        stranger.bind(("127.0.0.3", 0))
+        invite = (
+            "INVITE sip:100@127.0.0.2 SIP/2.0\r\n"
+            "Via: SIP/2.0/UDP 127.0.0.3:5060;branch=z9hG4bK{n}\r\n"
+            "From: <sip:x@127.0.0.3>;tag=t{n}\r\nTo: <sip:100@127.0.0.2>\r\nCall-ID: flood{n}\r\n"
+            "CSeq: 1 INVITE\r\nContact: <sip:x@127.0.0.3>\r\nMax-Forwards: 70\r\n"
+            "Content-Length: 0\r\n\r\n"
+        )
+        try:
+            play = asyncio.ensure_future(out.play(audio_of(tones.tone((440.0,), 1.0))))
+            for n in range(1500):
+                kind = n % 3
+                if kind == 0:
+                    data = rng.bytes(int(rng.integers(1, 1400)))
+                elif kind == 1:
+                    data = invite.format(n=n).encode()[: int(rng.integers(10, 300))]
+                else:
+                    data = invite.format(n=n).encode()  # well formed, unknown source
+                stranger.sendto(data, target)
+                stranger.sendto(os.urandom(172), inc.rtp.local)  # junk at the RTP port too
+                if n % 25 == 0:
+                    await asyncio.sleep(0.005)  # let the loop read: UDP buffers are small
+            out.send_dtmf("58")
+            assert await inc.gather(2, 3) == "58"
+            await asyncio.wait_for(play, 3)
+        finally:
+            stranger.close()
+        assert not out.ended and not inc.ended
+        # UDP under a flood may drop some datagrams in the socket buffer; most must arrive
+        assert b.endpoint.malformed > 500
+        assert b.rejected_sources > 250
+        assert b._incoming is not None and b._incoming.empty()  # no stranger got through
+        await out.hangup()
+        assert await inc.wait_ended(3) == Hangup(200, 16, "remote", "bye")
+
+
+async def test_sip_trace_is_kept_with_the_leg() -> None:
+    async with engine_pair() as (a, b):
+        out, inc = await connect(a, b)
+        await out.hangup()
+        await inc.wait_ended(3)
+        await asyncio.sleep(0.05)
+    text = out.trace.render()
+    for line in (
+        "INVITE sip:100@",
+        "SIP/2.0 180 Ringing",
+        "SIP/2.0 200 OK",
+        "ACK sip:",
+        "BYE sip:",
+    ):
+        assert line in text
+    assert [e.direction for e in inc.trace.entries][:2] == ["in", "out"]
+
+
+async def test_trunk_parse() -> None:
+    trunk = Trunk.parse("sip:10.0.0.1:5080;transport=TCP", username="u", password="sekrit")
+    assert (trunk.host, trunk.port, trunk.transport, trunk.username) == (
+        "10.0.0.1",
+        5080,
+        "tcp",
+        "u",
+    )
+    assert "sekrit" not in repr(trunk)

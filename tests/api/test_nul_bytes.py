@@ -33,7 +33,9 @@ def test_nul_is_refused_in_every_dialect(platform: Platform) -> None:
             "country_code": "86",
         },
     )
-    assert r.json()["code"] == "2"
+    assert r.status_code == 400 and r.json()["code"] == "88"  # refused before routing
+    r = platform.http.get("/v1/webhooks/deliveries?call_id=a%00b")
+    assert r.status_code == 400 and r.json()["status"] == 400
     r = platform.http.post(
         "/", data={"service": "App.Sip_Auth.Login", "appid": "a\x00", "accesskey": "b"}
     )

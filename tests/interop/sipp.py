@@ -61,6 +61,7 @@ class Sipp:
     timeout: float = 20.0
     port: int = 0
     media_port: int = 0
+    remote: str | None = None  # as UAC: the address to call
     proc: subprocess.Popen[bytes] | None = None
 
     def start(self) -> Sipp:
@@ -68,10 +69,14 @@ class Sipp:
         self.port = self.port or free_port()
         self.media_port = self.media_port or free_port(even=True, span=4)
         keys = {"media_to": str(self.media_port), "formats": "0 8 101", **self.keys}
+        if self.scenario.startswith("builtin:"):
+            scenario = ["-sn", self.scenario.removeprefix("builtin:")]
+        else:
+            scenario = ["-sf", str(SCENARIOS / self.scenario)]
         cmd = [
             sipp,
-            "-sf",
-            str(SCENARIOS / self.scenario),
+            *([self.remote] if self.remote else []),
+            *scenario,
             "-i",
             "127.0.0.1",
             "-p",
@@ -103,8 +108,14 @@ class Sipp:
             stdout=(self.workdir / "sipp_screen.log").open("wb"),
             stderr=subprocess.STDOUT,
         )
-        self._wait_listening()
+        if self.remote is None:
+            self._wait_listening()
         return self
+
+    def start_caller(self) -> Sipp:
+        """Start as UAC (``remote`` set): it calls at once."""
+        assert self.remote is not None
+        return self.start()
 
     def _wait_listening(self) -> None:
         deadline = time.monotonic() + 5

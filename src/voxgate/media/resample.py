@@ -11,7 +11,6 @@ from math import gcd
 
 import numpy as np
 import numpy.typing as npt
-from scipy.signal import resample_poly
 
 FloatArray = npt.NDArray[np.float32]
 
@@ -41,6 +40,8 @@ def resample(samples: npt.ArrayLike, src_rate: int, dst_rate: int = TELEPHONE_RA
     """Resample mono ``samples`` from ``src_rate`` to ``dst_rate``; returns float32."""
     if src_rate <= 0 or dst_rate <= 0:
         raise ValueError("sample rates must be positive")
+    from scipy.signal import resample_poly  # deferred: scipy.signal takes seconds to import
+
     arr = to_float(samples)
     if src_rate == dst_rate or arr.size == 0:
         return arr

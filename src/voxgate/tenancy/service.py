@@ -119,19 +119,22 @@ class TenantService:
                 companycode=companycode,
             )
             now = time.time()
+            settings: dict[str, Any] = {
+                "status": "active",
+                "subscribed": True,
+                "vdn_enabled": True,
+                "trial": trial,
+                "anonymize_caller": False,
+                "bidirectional_type": "AICC",
+                **flags,
+            }
             await repo.insert_tenant(
                 conn,
                 id=tenant_id,
                 name=name,
-                status="active",
-                subscribed=True,
-                vdn_enabled=True,
-                trial=trial,
-                anonymize_caller=False,
-                bidirectional_type="AICC",
                 companycode=companycode,
                 created_at=now,
-                **flags,
+                **settings,
             )
             await repo.insert_app(
                 conn,

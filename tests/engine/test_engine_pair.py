@@ -23,6 +23,7 @@ from voxgate.engine import (
     Ringing,
     Trunk,
     Trying,
+    bridge,
 )
 from voxgate.engine.testing import engine_pair
 from voxgate.media import g711, tones
@@ -218,3 +219,27 @@ async def test_trunk_parse() -> None:
         "u",
     )
     assert "sekrit" not in repr(trunk)
+
+
+async def test_bridge_relays_audio_and_keys_between_two_calls(tmp_path: Path) -> None:
+    async with engine_pair() as (a, b):
+        out1, inc1 = await connect(a, b)
+        out2, inc2 = await connect(a, b)
+        joined = bridge(inc1, inc2)
+        recording = tmp_path / "far.wav"
+        out2.record(recording)
+        tone = tones.tone((500.0, 1500.0), 0.4, level_dbm0=-10)
+        await out1.play(audio_of(tone))
+        out1.send_dtmf("5")
+        assert await out2.gather(1, 2) == "5"
+        await out1.hangup()
+        await inc1.wait_ended(3)
+        assert not joined.active and not inc2.ended  # the other leg stays up, unbridged
+        await out2.hangup()
+    assert Dtmf("5", "rfc4733") in inc1.history  # reported where it came from, and relayed
+    with wave.open(io.BytesIO(recording.read_bytes())) as w:
+        heard = np.frombuffer(w.readframes(w.getnframes()), dtype="<i2")
+    expected = g711.decode("pcmu", g711.encode("pcmu", tone))
+    position = _find(heard, expected[:800])
+    assert position >= 0, "the tone did not cross the bridge"
+    assert np.array_equal(heard[position : position + len(expected)], expected)

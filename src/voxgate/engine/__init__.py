@@ -1,6 +1,7 @@
 """The only place with sockets and timers: SIP transports and endpoint, call legs, RTP
 sessions and the shared media clock, on asyncio. See docs/engine.md."""
 
+from voxgate.engine.bridge import Bridge, bridge
 from voxgate.engine.call import Leg, LegError
 from voxgate.engine.engine import Engine, EngineConfig
 from voxgate.engine.events import (
@@ -19,6 +20,7 @@ from voxgate.engine.uas import InboundLeg
 
 __all__ = [
     "Answered",
+    "Bridge",
     "Dtmf",
     "EarlyMedia",
     "Engine",
@@ -33,5 +35,6 @@ __all__ = [
     "Ringing",
     "Trunk",
     "Trying",
+    "bridge",
     "event_dict",
 ]

@@ -37,6 +37,7 @@ from voxgate.sip.message import SipRequest, SipResponse, make_response
 from voxgate.sip.sdp import MediaParams, SessionDescription, make_answer, negotiated, parse_sdp
 
 if TYPE_CHECKING:
+    from voxgate.engine.bridge import Bridge
     from voxgate.engine.engine import Engine
     from voxgate.engine.transport import Addr, SipTransport
 
@@ -97,6 +98,7 @@ class Leg:
         self._record_task: asyncio.Task[None] | None = None
         self._sdp_version = 1
         self.invite_txn: ServerTxn | None = None  # inbound: the INVITE we answer
+        self.bridge: Bridge | None = None
 
     def __repr__(self) -> str:
         return f"<Leg {self.call_id} {self.direction} {self.state} {self.rtp!r}>"
@@ -244,6 +246,8 @@ class Leg:
         if self.ended:
             return
         self.state = "ended"
+        if self.bridge is not None:
+            self.bridge.unbridge()
         if self.dialog is not None:
             self.dialog.terminate()
         self.rtp.close()

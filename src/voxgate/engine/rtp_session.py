@@ -32,7 +32,7 @@ from voxgate.media.recorder import LegTrack
 from voxgate.rtp.dtmf import DtmfReceiver
 from voxgate.rtp.errors import RtpParseError
 from voxgate.rtp.packet import RtpPacket
-from voxgate.rtp.session import OutboundStream
+from voxgate.rtp.session import OutboundStream, RtpRelay
 from voxgate.sip.sdp import MediaParams
 
 log = logging.getLogger(__name__)
@@ -121,6 +121,9 @@ class RtpSession(asyncio.DatagramProtocol):
         self.received = 0
         self.dropped = 0
         self.closed = False
+        self.bridged_to: RtpSession | None = None
+        self._relay: RtpRelay | None = None
+        self.relayed = False  # True while a bridge feeds this leg's stream
 
     def __repr__(self) -> str:
         remote = "-" if self.remote is None else f"{self.remote[0]}:{self.remote[1]}"
@@ -172,6 +175,11 @@ class RtpSession(asyncio.DatagramProtocol):
                 self.dropped += 1
                 return
             timestamp, payload, marker = packet.timestamp, packet.payload, packet.marker
+        relay = self._relay
+        if relay is not None and self.bridged_to is not None:
+            forwarded = relay.forward(data, now)
+            if forwarded is not None:
+                self.bridged_to.send_relayed(forwarded)
         if pt == self._dtmf_pt:
             self._rfc4733_seen = True
             for digit in self._dtmf_rx.feed(payload, timestamp, marker, now):
@@ -259,6 +267,30 @@ class RtpSession(asyncio.DatagramProtocol):
         self._events.extend(groups[k] for k in sorted(groups))
         return True
 
+    # -- bridging ---------------------------------------------------------------------
+    def bridge_to(self, other: RtpSession | None) -> None:
+        """Relay what arrives here onto ``other``'s stream (SSRC, sequence and timestamp
+        rewritten by ``rtp.RtpRelay``; telephone-events pass through). None: stop."""
+        self.bridged_to = other
+        if other is None or other.out is None:
+            self._relay = None
+            return
+        types = {self._pt: other._pt}
+        if self._dtmf_pt >= 0 and other._dtmf_pt >= 0:
+            types[self._dtmf_pt] = other._dtmf_pt
+        self._relay = RtpRelay(other.out, payload_types=types)
+
+    def send_relayed(self, data: bytes) -> None:
+        """A packet relayed from the bridged leg; our own sending pauses meanwhile."""
+        self.relayed = True
+        if self._transport is not None and self.remote is not None and self._send:
+            self._transport.sendto(data, self.remote)
+
+    def unbridged(self) -> None:
+        """The bridge is gone: resume our own stream, re-stamped from real time."""
+        self.relayed = False
+        self._restamp = True
+
     # -- the clock's callbacks ---------------------------------------------------------
     def skipped(self) -> None:
         self._restamp = True
@@ -268,7 +300,7 @@ class RtpSession(asyncio.DatagramProtocol):
         if self._ticks % 5 == 0:
             self._housekeeping(now)
         out, transport, remote = self.out, self._transport, self.remote
-        if not self._send or out is None or transport is None or remote is None:
+        if not self._send or out is None or transport is None or remote is None or self.relayed:
             return
         if self._events:
             for packet in self._events.popleft():

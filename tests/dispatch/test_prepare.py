@@ -187,3 +187,29 @@ def test_prewarm_fills_the_cache_with_popular_prompts(platform: Platform) -> Non
 
     prewarmed, new_misses, hits = platform.run(prewarm)
     assert prewarmed == 4 and new_misses == 0 and hits >= 4
+
+
+def test_force_regenerate_renders_again(platform: Platform) -> None:
+    creds = platform.tenant()
+    steps = [{"op": "say", "text": "Forced render check.", "voice": "flite:slt"}]
+    first = place(platform, creds, steps)
+    assert wait_for(platform, first) == "ready"
+    cache_dir = platform.settings.data_dir / "tts-cache"
+
+    def stamps() -> dict[str, int]:
+        # a hit only touches an entry (LRU); a render writes a new file in its place
+        return {str(p): p.stat().st_ino for p in cache_dir.rglob("*") if p.is_file()}
+
+    before = stamps()
+    script = {"steps": [{"op": "dial", "to": "88880001"}, *steps, {"op": "hangup"}]}
+    again = platform.http.post("/v1/calls", json={"script": script}, auth=auth(creds)).json()["id"]
+    assert wait_for(platform, again) == "ready"
+    assert stamps() == before  # a cache hit rewrites nothing
+    forced = platform.http.post(
+        "/v1/calls", json={"script": script | {}, "force_regenerate": True}, auth=auth(creds)
+    )
+    assert forced.status_code == 201, forced.text
+    assert wait_for(platform, forced.json()["id"]) == "ready"
+    after = stamps()
+    rewritten = [p for p, t in after.items() if before.get(p) != t]
+    assert len(rewritten) >= 2  # the sentence, in both codecs

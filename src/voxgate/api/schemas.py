@@ -130,6 +130,13 @@ class CallCreate(_Model):
         max_length=16,
         description="Up to 16 string pairs of your own, returned with the call.",
     )
+    force_regenerate: bool = Field(
+        default=False,
+        description=(
+            "Synthesise every say step afresh instead of using cached audio "
+            "(after a voice or engine change)."
+        ),
+    )
 
 
 class Call(BaseModel):

@@ -263,7 +263,8 @@ class Preparer:
                 return
             script = CallScript.model_validate(call["script"])
             script = await self._fetch_urls(job, script)
-            await self._render(job.tenant_id, script)
+            force = bool((call["dialect_data"] or {}).get("force_regenerate"))
+            await self._render(job.tenant_id, script, force=force)
         except asyncio.CancelledError:
             raise
         except Exception as exc:
@@ -292,7 +293,7 @@ class Preparer:
             )
         return script
 
-    async def _render(self, tenant_id: str, script: CallScript) -> None:
+    async def _render(self, tenant_id: str, script: CallScript, *, force: bool = False) -> None:
         says: dict[Say, None] = {}
         files: dict[str, None] = {}
         for step in steps_of(script.steps):
@@ -302,7 +303,7 @@ class Preparer:
                 files[step.file_id] = None
         for say in says:
             for codec in self.config.codecs:
-                await asyncio.to_thread(say_audio, self.speech, say, codec)
+                await asyncio.to_thread(say_audio, self.speech, say, codec, force=force)
         for file_id in files:
             async with self.db.connect() as conn:
                 row = await voice_repo.by_id(conn, tenant_id, file_id)

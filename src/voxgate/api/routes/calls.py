@@ -268,6 +268,7 @@ async def create_call(
                     dialect_data={
                         "metadata": body.metadata,
                         "callback_url_from_request": body.callback_url is not None,
+                        "force_regenerate": body.force_regenerate,
                     },
                 )
             ],

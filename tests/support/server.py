@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import uvicorn
+from uvicorn._types import ASGIApplication
 
 from voxgate.api.app import create_app
 from voxgate.settings import Settings
@@ -23,16 +24,24 @@ def free_port() -> int:
 
 @contextmanager
 def running_server(settings: Settings, *, schema: str | None = None) -> Iterator[str]:
+    with serving(create_app(settings, schema=schema), lifespan="on") as base_url:
+        yield base_url
+
+
+@contextmanager
+def serving(app: ASGIApplication, *, lifespan: str = "off") -> Iterator[str]:
+    """Serve any ASGI app on a free loopback port; yields its base URL."""
     port = free_port()
-    app = create_app(settings, schema=schema)
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
+    config = uvicorn.Config(
+        app, host="127.0.0.1", port=port, log_level="warning", lifespan=lifespan
+    )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=lambda: asyncio.run(server.serve()), daemon=True)
     thread.start()
     deadline = time.monotonic() + 20
     while not server.started:
         if not thread.is_alive() or time.monotonic() > deadline:
-            raise RuntimeError("voxgate test server did not start")
+            raise RuntimeError("test server did not start")
         time.sleep(0.02)
     try:
         yield f"http://127.0.0.1:{port}"

@@ -14,11 +14,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
-import uvicorn
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 
-from tests.support.server import free_port
+from tests.support.server import serving
 
 
 @dataclass(frozen=True)
@@ -93,21 +92,6 @@ class Receiver:
 @contextmanager
 def running_receiver() -> Iterator[Receiver]:
     receiver = Receiver()
-    port = free_port()
-    config = uvicorn.Config(
-        receiver, host="127.0.0.1", port=port, log_level="warning", lifespan="off"
-    )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=lambda: asyncio.run(server.serve()), daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            raise RuntimeError("receiver did not start")
-        time.sleep(0.02)
-    receiver.base_url = f"http://127.0.0.1:{port}"
-    try:
+    with serving(receiver) as base_url:  # type: ignore[arg-type]
+        receiver.base_url = base_url
         yield receiver
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)

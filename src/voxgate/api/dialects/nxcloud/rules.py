@@ -14,12 +14,13 @@ import unicodedata
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any
-from urllib.parse import unquote, urlsplit
+from urllib.parse import unquote
 
 import phonenumbers
 
 from voxgate.api.bodies import text
 from voxgate.api.dialects.nxcloud.envelope import NxFailure
+from voxgate.api.urls import usable_http_url
 from voxgate.calls.script import CallScript, Dial, Hangup, Play, Say
 
 MAX_NUMBERS = 100
@@ -176,16 +177,8 @@ def spoken(body: str, *, bare_digits: bool) -> list[Spoken]:
 
 def audio_url(value: str) -> str:
     url = value.strip()
-    bad = NxFailure(20, "url must be an http or https URL of an audio file")
-    if not url or len(url) > MAX_URL or any(c.isspace() or ord(c) < 32 for c in url):
-        raise bad
-    try:
-        parts = urlsplit(url)
-        parts.port  # noqa: B018 - raises on a bad port
-    except ValueError:
-        raise bad from None
-    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
-        raise bad
+    if not usable_http_url(url, max_length=MAX_URL):
+        raise NxFailure(20, "url must be an http or https URL of an audio file")
     return url
 
 

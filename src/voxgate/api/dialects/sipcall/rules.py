@@ -11,10 +11,10 @@ import re
 import secrets
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urlsplit
 
 from voxgate.api.bodies import text
 from voxgate.api.dialects.sipcall.envelope import BusinessFailure, PhalApiError
+from voxgate.api.urls import usable_http_url
 from voxgate.calls.script import CallScript, Dial, Gather, Hangup, Play, Transfer
 
 NUMBER = re.compile(r"^\+?[0-9]{3,32}$")
@@ -68,16 +68,8 @@ def file_name(value: str) -> str:
 def voice_url(value: str) -> str:
     """An online voice URL; one without a scheme (``www.host/a.mp3``) is read as http."""
     url = value if URL_SCHEME.match(value) else "http://" + value
-    bad = BusinessFailure(1002, "voicefile is not a usable http(s) URL")
-    if len(url) > MAX_URL or any(c.isspace() or ord(c) < 32 for c in url):
-        raise bad
-    try:
-        parts = urlsplit(url)
-        parts.port  # noqa: B018 - raises on a bad port
-    except ValueError:
-        raise bad from None
-    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
-        raise bad
+    if not usable_http_url(url, max_length=MAX_URL):
+        raise BusinessFailure(1002, "voicefile is not a usable http(s) URL")
     return url
 
 

@@ -29,6 +29,7 @@ from voxgate.media import g711
 from voxgate.media.dtmf_detect import DtmfDetector
 from voxgate.media.g711 import Codec
 from voxgate.media.recorder import LegTrack
+from voxgate.media.tones import level_amplitude
 from voxgate.rtp.dtmf import DtmfReceiver
 from voxgate.rtp.errors import RtpParseError
 from voxgate.rtp.packet import RtpPacket
@@ -41,6 +42,9 @@ Addr = tuple[str, int]
 _HEADER = struct.Struct("!BBHII")
 LATCH_GRACE = 0.5  # seconds to wait for the SDP's host before latching to another
 INBAND_BATCH = 4  # frames decoded per detector call (80 ms): numpy overhead is per call
+# Mean power under which a batch cannot hold a key: an eighth of one tone at the detector's
+# floor (-32 dBm0), so a key filling only a quarter of the batch still passes.
+INBAND_GATE = level_amplitude(-32.0) ** 2 / 2 / 8
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,7 +114,8 @@ class RtpSession(asyncio.DatagramProtocol):
         self._restamp = True
         self._dtmf_rx = DtmfReceiver()
         self._detector = DtmfDetector()
-        self._pending_pcm: list[np.ndarray] = []
+        self._pending_audio: list[bytes] = []
+        self._detector_fed = False
         self._rfc4733_seen = False
         self._last_rx = 0.0
         self._media_start = 0.0
@@ -185,14 +190,14 @@ class RtpSession(asyncio.DatagramProtocol):
             for digit in self._dtmf_rx.feed(payload, timestamp, marker, now):
                 self.on_dtmf(digit.key, "rfc4733")
             return
-        if not self._inband and self.recv_track is None:
-            return
-        pcm = g711.decode(self.codec, payload)
         if self.recv_track is not None:
-            self.recv_track.add(timestamp, pcm, at=now - self._rec_start)
+            self.recv_track.add(
+                timestamp, g711.decode(self.codec, payload), at=now - self._rec_start
+            )
         if self._inband and not self._rfc4733_seen:
-            self._pending_pcm.append(pcm)
-            if len(self._pending_pcm) >= INBAND_BATCH:
+            pending = self._pending_audio
+            pending.append(payload)
+            if len(pending) >= INBAND_BATCH:
                 self._flush_inband()
 
     def _may_latch(self, source: Addr, now: float) -> bool:
@@ -203,8 +208,22 @@ class RtpSession(asyncio.DatagramProtocol):
         return source[0] == sdp_host or now - self._media_start > LATCH_GRACE
 
     def _flush_inband(self) -> None:
-        pcm = np.concatenate(self._pending_pcm)
-        self._pending_pcm.clear()
+        """Decode and analyse the batched frames in one numpy pass each."""
+        audio = b"".join(self._pending_audio)
+        self._pending_audio.clear()
+        if audio == self._silence * INBAND_BATCH:
+            power = 0.0  # digital silence (an idle peer): nothing to decode
+        else:
+            pcm = g711.decode(self.codec, audio)
+            power = float(np.dot(pcm.astype(np.int64), pcm)) / len(pcm)
+        if power < INBAND_GATE:
+            # too quiet to hold a key (below the weakest accepted tone pair): skip the
+            # Goertzel bank, the costly part of the receive path
+            if self._detector_fed:
+                self._detector.reset()
+                self._detector_fed = False
+            return
+        self._detector_fed = True
         for key in self._detector.feed(pcm):
             self.on_dtmf(key.key, "inband")
 
@@ -358,7 +377,7 @@ class RtpSession(asyncio.DatagramProtocol):
         self._receive = self._send = False
         self._clock.remove(self)
         self.stop_playback()
-        if self._pending_pcm:
+        if self._pending_audio:
             self._flush_inband()
         if self._transport is not None:
             self._transport.close()

@@ -21,15 +21,18 @@ ADMIN_TOKEN = "test-admin-token"
 
 
 def test_settings(store: TestStore, data_dir: Path, **extra: Any) -> Settings:
-    return Settings(
-        database_url=store.url,
-        data_dir=data_dir,
-        admin_token=ADMIN_TOKEN,
-        token_cache_seconds=0,
-        secret_key="test-secret-key-0123456789",
-        dispatcher_enabled=False,
-        **extra,
-    )
+    """Background workers are off unless a test turns them on: a test that accepts a call
+    with a callback URL of a public host must never send anything off this machine."""
+    defaults: dict[str, Any] = {
+        "database_url": store.url,
+        "data_dir": data_dir,
+        "admin_token": ADMIN_TOKEN,
+        "token_cache_seconds": 0,
+        "secret_key": "test-secret-key-0123456789",
+        "dispatcher_enabled": False,
+        "webhooks_enabled": False,
+    }
+    return Settings(**{**defaults, **extra})
 
 
 @dataclass

@@ -51,7 +51,7 @@ class HookPlatform:
 @contextmanager
 def hook_platform(kind: str, tmp: Path, **extra: Any) -> Iterator[HookPlatform]:
     with fresh_store(kind, tmp) as store, running_receiver() as rx:
-        settings = test_settings(store, tmp / "data", **{**FAST, **extra})
+        settings = test_settings(store, tmp / "data", **{"webhooks_enabled": True, **FAST, **extra})
         with (
             running_server(settings, schema=store.schema) as base_url,
             httpx.Client(base_url=base_url, timeout=30) as http,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from typing import Any
 
@@ -189,3 +190,26 @@ def test_delivery_listing_requires_credentials(hp: HookPlatform) -> None:
     bad = {"Authorization": "Bearer nope"}
     assert hp.p.http.get("/v1/webhooks/deliveries", headers=bad).status_code == 403
     assert hp.p.http.get("/v1/webhooks/deliveries", headers=ADMIN).status_code == 200
+
+
+def test_native_api_call_announces_call_queued(hp: HookPlatform) -> None:
+    path = _prefix() + "/queued"
+    t = make_tenant(hp.p)
+    hp.p.run(lambda s: s.tenants.add_access_code(t.name, "640003"))
+    r = hp.p.http.post(
+        "/v1/calls",
+        json={
+            "script": {"steps": [{"op": "dial", "to": "88880000"}, {"op": "hangup"}]},
+            "callback_url": f"{hp.rx.base_url}{path}",
+        },
+        auth=(t.app_key, t.app_secret),
+    )
+    assert r.status_code == 201, r.text
+    call_id = r.json()["id"]
+    [d] = wait_settled(hp.p, call_id)
+    assert d["status"] == "delivered"
+    [got] = hp.rx.received(path)
+    event = json.loads(got.body)
+    assert (event["type"], event["seq"], event["call_id"]) == ("call.queued", 1, call_id)
+    assert event["data"]["call"]["status"] == "queued"
+    assert event["data"]["call"]["to"] == "88880000"

@@ -16,6 +16,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from voxgate.calls.events import EventSink, RecordedEvent
 from voxgate.calls.script import CallScript
 from voxgate.errors import Conflict
 from voxgate.store import calls as repo
@@ -116,7 +117,13 @@ class CallAcceptor:
         daily_limit: DailyLimit | None = None,
         run_at: float | None = None,
         in_transaction: InTransaction | None = None,
+        announce: EventSink | None = None,
     ) -> Accepted:
+        """Write the calls, their jobs and their ``call.queued`` events in one transaction.
+
+        ``announce`` (the webhook outbox) also turns each ``call.queued`` into deliveries in
+        that transaction; formats with no queued callback (the vendors') write none.
+        """
         now = time.time()
         ref = request_ref or new_ref()
         rows: list[dict[str, Any]] = []
@@ -153,6 +160,10 @@ class CallAcceptor:
                 if used + len(rows) > daily_limit.limit:
                     raise DailyLimitReached(limit=daily_limit.limit, used=used)
             await repo.insert_calls(conn, rows, now=now, run_at=run_at)
+            if announce is not None:
+                for row in rows:
+                    queued = RecordedEvent(row["id"], 1, "call.queued", now, {})
+                    await announce.enqueue(conn, row, queued)
             if in_transaction is not None:
                 await in_transaction(conn, rows)
         return Accepted(ref, [AcceptedCall(r["id"], r["serial_no"]) for r in rows])

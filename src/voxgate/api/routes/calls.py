@@ -275,6 +275,7 @@ async def create_call(
             callback_url=callback,
             priority=body.priority,
             in_transaction=remember,
+            announce=services.outbox,
         )
     except idempotency.KeyTaken:
         # A concurrent request with the same key committed first: answer as it did.

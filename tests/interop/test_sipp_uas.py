@@ -256,3 +256,15 @@ def test_cli_plays_the_prompt_sample_for_sample(
     count = -(-len(expected) // 160)
     span = packets[first + count - 1][0] - packets[first][0]
     assert abs(span - (count - 1) * 0.02) < 0.1
+
+
+async def test_second_forked_answer_is_acked_and_ended(
+    start_sipp: Callable[..., Sipp], tmp_path: Path
+) -> None:
+    sipp = start_sipp("uas_forked.xml")
+    events = await run_call(sipp, hangup_after=0.3)
+    assert [type(e) for e in events] == [Answered, Hangup]
+    finish(sipp)
+    log = (tmp_path / "sipp_messages.log").read_text()
+    byes = re.findall(r"^BYE .*?^To: (.*?)$", log, re.M | re.S)
+    assert len(byes) == 2 and "SIPpFork02" in byes[0] and "SIPpTag01" in byes[1]

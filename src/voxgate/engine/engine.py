@@ -337,29 +337,48 @@ class Engine:
     def _drop_trace(self, call_id: str) -> None:
         self.endpoint.traces.pop(call_id, None)
 
-    def _in_dialog_addr(self, leg: Leg) -> Addr:
-        assert leg.dialog is not None
-        target = leg.dialog.next_hop()
+    @staticmethod
+    def _dialog_addr(dialog: Dialog, fallback: Addr) -> Addr:
+        """Where in-dialog requests go: the first route or the remote target (IP hosts;
+        a name falls back to the address the call was placed to or came from)."""
+        target = dialog.next_hop()
         if isinstance(target, SipURI):
-            host = target.maddr or target.host
+            host = (target.maddr or target.host).strip("[]")
             try:
-                ipaddress.ip_address(host.strip("[]"))
-                return host.strip("[]"), target.port or 5060
+                ipaddress.ip_address(host)
+                return host, target.port or 5060
             except ValueError:
                 pass
-        return leg.peer
+        return fallback
 
     def send_in_dialog(
         self, leg: Leg, request: SipRequest, on_event: Callable[[Event], None]
     ) -> None:
-        self.endpoint.send_request(
-            request, transport=leg.transport, addr=self._in_dialog_addr(leg), on_event=on_event
-        )
+        assert leg.dialog is not None
+        addr = self._dialog_addr(leg.dialog, leg.peer)
+        self.endpoint.send_request(request, transport=leg.transport, addr=addr, on_event=on_event)
 
     def send_ack(self, leg: Leg, ack: SipRequest) -> None:
-        self.endpoint.send_stateless(ack, leg.transport, self._in_dialog_addr(leg))
+        assert leg.dialog is not None
+        self.endpoint.send_stateless(ack, leg.transport, self._dialog_addr(leg.dialog, leg.peer))
+
+    def send_in(
+        self, dialog: Dialog, transport: SipTransport, request: SipRequest, fallback: Addr
+    ) -> None:
+        """A request in a dialog no leg owns (a fork we end at once)."""
+        addr = self._dialog_addr(dialog, fallback)
+        self.endpoint.send_request(request, transport=transport, addr=addr, on_event=_ignore)
+
+    def send_ack_in(
+        self, dialog: Dialog, transport: SipTransport, ack: SipRequest, fallback: Addr
+    ) -> None:
+        self.endpoint.send_stateless(ack, transport, self._dialog_addr(dialog, fallback))
 
     def _spawn(self, coro: object) -> None:
         task: asyncio.Task[None] = self.loop.create_task(coro)  # type: ignore[arg-type]
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+
+
+def _ignore(event: Event) -> None:
+    pass

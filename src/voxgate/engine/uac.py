@@ -159,8 +159,11 @@ class OutboundLeg(Leg):
     def _success(self, response: SipResponse) -> None:
         dialog = self.dialog
         if dialog is not None:
-            if self._ack is not None and response.to.tag == dialog.remote_tag:
-                self.engine.send_ack(self, self._ack)  # our ACK was lost: the 2xx came again
+            if response.to.tag == dialog.remote_tag:
+                if self._ack is not None:
+                    self.engine.send_ack(self, self._ack)  # our ACK was lost: the 2xx came again
+            else:
+                self._end_fork(response)
             return
         try:
             dialog = Dialog.from_uac(self.invite, response)
@@ -186,6 +189,19 @@ class OutboundLeg(Leg):
             self.finish(exc.status, 88, "local", "no_usable_media")
             return
         self._set_answered(media)
+
+    def _end_fork(self, response: SipResponse) -> None:
+        """Another fork answered too (RFC 3261 §13.2.2.4): ACK its 2xx, then BYE it."""
+        try:
+            fork = Dialog.from_uac(self.invite, response)
+        except RemoteProtocolError:
+            return
+        via = self.engine.via(self.transport)
+        self.engine.send_ack_in(
+            fork, self.transport, fork.create_ack(self.invite.cseq.number, via=via), self.peer
+        )
+        bye = fork.create_request("BYE", via=self.engine.via(self.transport))
+        self.engine.send_in(fork, self.transport, bye, self.peer)
 
     def _failure(self, response: SipResponse) -> None:
         status = response.status

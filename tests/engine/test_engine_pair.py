@@ -243,3 +243,12 @@ async def test_bridge_relays_audio_and_keys_between_two_calls(tmp_path: Path) ->
     position = _find(heard, expected[:800])
     assert position >= 0, "the tone did not cross the bridge"
     assert np.array_equal(heard[position : position + len(expected)], expected)
+
+
+async def test_tcp_trunk_that_refuses_connections_fails_the_call() -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]  # nothing listens here once the probe is closed
+    async with Engine() as engine:
+        leg = await engine.dial("100", trunk=Trunk("127.0.0.1", port, "tcp"))
+        assert await leg.wait_ended(5) == Hangup(503, 41, "local", "transport_failed")

@@ -32,7 +32,7 @@ from voxgate.media.render import TelephoneAudio, transcode
 from voxgate.sip.causes import cause_name
 from voxgate.sip.dialog import Dialog
 from voxgate.sip.errors import RemoteProtocolError
-from voxgate.sip.events import AckReceived, Event, ResponseReceived, TransactionTimeout
+from voxgate.sip.events import AckReceived, Event, TransactionTimeout
 from voxgate.sip.message import SipRequest, SipResponse, make_response
 from voxgate.sip.sdp import MediaParams, SessionDescription, make_answer, negotiated, parse_sdp
 
@@ -82,6 +82,7 @@ class Leg:
         self.peer = peer
         self.rtp = rtp
         rtp.on_dtmf = self.on_dtmf
+        rtp.call_id = call_id
         rtp.on_timeout = self.on_rtp_timeout
         self.state: LegState = "calling"
         self.dialog: Dialog | None = None
@@ -357,10 +358,6 @@ class Leg:
             self.dialog.confirm()
         elif isinstance(event, TransactionTimeout) and self.state == "answered":
             self._local_hangup(102, "no_ack")
-
-    def on_bye_event(self, event: Event) -> None:
-        if isinstance(event, ResponseReceived | TransactionTimeout):
-            return
 
     def negotiate_answer(self, response: SipResponse) -> MediaParams:
         if self.local_sdp is None or not response.body:

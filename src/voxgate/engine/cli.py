@@ -13,6 +13,7 @@ import ipaddress
 import json
 import socket
 import sys
+from collections.abc import Coroutine
 from pathlib import Path
 from typing import Annotated
 
@@ -21,9 +22,10 @@ import typer
 from voxgate.engine.engine import Engine, EngineConfig
 from voxgate.engine.events import Hangup, event_dict
 from voxgate.engine.rtp_session import PortRange
-from voxgate.engine.uac import Trunk
+from voxgate.engine.uac import OutboundLeg, Trunk
 from voxgate.media.g711 import Codec
 from voxgate.media.render import TelephoneAudio
+from voxgate.observability.logging import bind_call
 from voxgate.sip.errors import SipError
 
 
@@ -88,20 +90,33 @@ async def _call(
             async for event in leg.events():
                 _emit(event_dict(event))
 
-        printing = asyncio.ensure_future(printer())
-        completed = False
-        if await leg.wait_answered():
-            if record is not None:
-                leg.record(record)
-            if audio is not None:
-                await leg.play(audio)
-            if gather and not leg.ended:
-                digits = await leg.gather(gather, gather_timeout)
-                _emit({"event": "gathered", "digits": digits})
-            completed = not leg.ended
-        hangup: Hangup = await leg.hangup()
-        await asyncio.wait_for(printing, 5)
-        return 0 if completed and hangup.side == "local" else 1
+        with bind_call(leg.call_id):
+            return await _script(leg, printer(), audio, gather, gather_timeout, record)
+
+
+async def _script(
+    leg: OutboundLeg,
+    printer: Coroutine[None, None, None],
+    audio: TelephoneAudio | None,
+    gather: int,
+    gather_timeout: float,
+    record: Path | None,
+) -> int:
+    """Answered -> record, play, gather -> hang up; 0 only when it all ran."""
+    printing = asyncio.ensure_future(printer)
+    completed = False
+    if await leg.wait_answered():
+        if record is not None:
+            leg.record(record)
+        if audio is not None:
+            await leg.play(audio)
+        if gather and not leg.ended:
+            digits = await leg.gather(gather, gather_timeout)
+            _emit({"event": "gathered", "digits": digits})
+        completed = not leg.ended
+    hangup: Hangup = await leg.hangup()
+    await asyncio.wait_for(printing, 5)
+    return 0 if completed and hangup.side == "local" else 1
 
 
 def call_command(

@@ -21,7 +21,7 @@ from typing import Literal, Protocol
 from voxgate.engine.timers import TimerHeap
 from voxgate.engine.transport import Addr, SipTransport
 from voxgate.sip.errors import LocalProtocolError, RemoteProtocolError
-from voxgate.sip.events import Event, ResponseReceived, TransactionTerminated
+from voxgate.sip.events import Event, TransactionTerminated
 from voxgate.sip.headers import apply_received
 from voxgate.sip.message import (
     SipRequest,
@@ -331,7 +331,3 @@ class SipEndpoint:
         trace = self.traces.get(call_id)
         if trace is not None:
             trace.add(direction, transport.name, addr, data)
-
-
-def response_event(event: Event) -> SipResponse | None:
-    return event.response if isinstance(event, ResponseReceived) else None

@@ -23,6 +23,7 @@ from voxgate.engine.transport import Addr, SipTransport, TcpTransport, UdpTransp
 from voxgate.engine.uac import OutboundLeg, Trunk
 from voxgate.engine.uas import InboundLeg
 from voxgate.media.g711 import Codec
+from voxgate.observability.logging import bind_call
 from voxgate.sip.dialog import Dialog, DialogId
 from voxgate.sip.errors import RemoteProtocolError
 from voxgate.sip.events import Event
@@ -218,7 +219,9 @@ class Engine:
             content_type=SDP,
         )
         self._track(leg)
-        leg.start(invite, trunk, ring_timeout)
+        with bind_call(call_id):
+            log.info("dialing %s", dest, extra={"action": "call_dialing", "trunk": trunk.host})
+            leg.start(invite, trunk, ring_timeout)
         return leg
 
     async def _resolve(self, host: str, port: int) -> Addr:
@@ -305,6 +308,8 @@ class Engine:
         leg.trace.add("in", txn.transport.name, txn.source, request.to_bytes())
         self._track(leg)
         self._by_invite[txn] = leg
+        with bind_call(leg.call_id):
+            log.info("incoming call", extra={"action": "call_incoming", "source": txn.source})
         assert self._incoming is not None
         self._incoming.put_nowait(leg)
 

@@ -126,6 +126,7 @@ class RtpSession(asyncio.DatagramProtocol):
         self.received = 0
         self.dropped = 0
         self.closed = False
+        self.call_id = ""  # for logs; set by the leg
         self.bridged_to: RtpSession | None = None
         self._relay: RtpRelay | None = None
         self.relayed = False  # True while a bridge feeds this leg's stream
@@ -361,7 +362,11 @@ class RtpSession(asyncio.DatagramProtocol):
             and not (self.params is not None and self.params.remote_hold)
         ):
             self._receive = False
-            log.info("no RTP for %.1f s", self.timeout, extra={"action": "rtp_timeout"})
+            log.info(
+                "no RTP for %.1f s",
+                self.timeout,
+                extra={"action": "rtp_timeout", "call_id": self.call_id},
+            )
             self.on_timeout()
 
     # -- recording and teardown ---------------------------------------------------------

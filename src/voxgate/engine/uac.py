@@ -32,7 +32,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 NO_ANSWER = 19
-ORIGINATOR_CANCEL = 487
 
 
 @dataclass(frozen=True, slots=True)

@@ -252,3 +252,36 @@ async def test_tcp_trunk_that_refuses_connections_fails_the_call() -> None:
     async with Engine() as engine:
         leg = await engine.dial("100", trunk=Trunk("127.0.0.1", port, "tcp"))
         assert await leg.wait_ended(5) == Hangup(503, 41, "local", "transport_failed")
+
+
+@pytest.mark.parametrize(
+    ("first_line", "status"),
+    [
+        ("INVITE sip:100@127.0.0.1 SIP/3.0", 505),
+        ("INVITE mailto:x@example.com SIP/2.0", 416),  # parses; refused by check_request
+        ("INVITE sip:100@127.0.0.1  SIP/2.0", 400),
+    ],
+)
+async def test_malformed_requests_are_answered_with_the_right_status(
+    first_line: str, status: int
+) -> None:
+    async with Engine(EngineConfig(accept_any_source=True)) as engine:
+        loop = asyncio.get_running_loop()
+        sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        sock.bind(("127.0.0.1", 0))
+        sock.setblocking(False)
+        port = sock.getsockname()[1]
+        request = (
+            f"{first_line}\r\nVia: SIP/2.0/UDP 127.0.0.1:{port};branch=z9hG4bKbad1\r\n"
+            "From: <sip:a@127.0.0.1>;tag=1\r\nTo: <sip:100@127.0.0.1>\r\nCall-ID: bad1\r\n"
+            "CSeq: 1 INVITE\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n"
+        )
+        try:
+            await loop.sock_sendto(sock, request.encode(), ("127.0.0.1", engine.port()))
+            data = await asyncio.wait_for(loop.sock_recv(sock, 4096), 2)
+            if data.startswith(b"SIP/2.0 100 "):
+                data = await asyncio.wait_for(loop.sock_recv(sock, 4096), 2)
+        finally:
+            sock.close()
+        assert data.startswith(f"SIP/2.0 {status} ".encode())
+        assert engine.endpoint.malformed == (0 if status == 416 else 1)

@@ -38,12 +38,10 @@ PG_BENCH = "postgresql+asyncpg://postgres@127.0.0.1:5432/voxgate_bench"
 NOTIFY = "/apiaccess/rest/voiceNotification/v1/createVoiceNotification"
 
 LUA = r"""
-local tid = 0
-local threads = {}
+local next_tid = 0
 function setup(thread)
-  thread:set("tid", tid)
-  tid = tid + 1
-  table.insert(threads, thread)
+  thread:set("tid", next_tid)  -- a global of that thread's own Lua state
+  next_tid = next_tid + 1
 end
 function init(args)
   n = 0
@@ -56,6 +54,12 @@ function init(args)
 end
 function delay()
   return pause
+end
+function response(status, headers, body)
+  if mode == "notify" and not string.find(body, '"retCode":"0"', 1, true) then
+    refused = (refused or 0) + 1
+    if refused <= 2 then io.write("REFUSED " .. body .. "\n") end
+  end
 end
 function request()
   n = n + 1
@@ -127,6 +131,8 @@ def wrk_run(
         env=run_env,
         check=True,
     ).stdout
+    for refused in (x for x in out.splitlines() if x.startswith("REFUSED ")):
+        print(refused, file=sys.stderr)
     line = next(x for x in out.splitlines() if x.startswith("RESULT "))
     result: dict[str, Any] = json.loads(line[len("RESULT ") :])
     result["rate"] = result["requests"] / result["seconds"]
@@ -138,7 +144,7 @@ def bench_store(store: str, wrk: str, seconds: int, workdir: Path) -> dict[str, 
     data_dir.mkdir()
     if store == "postgres":
         asyncio.run(
-            _sql(PG_ADMIN, "DROP DATABASE IF EXISTS voxgate_bench", "CREATE DATABASE voxgate_bench")
+            _sql(PG_ADMIN, "DROP DATABASE IF EXISTS voxgate_bench WITH (FORCE)", "CREATE DATABASE voxgate_bench")
         )
         db_url = PG_BENCH
     else:
@@ -229,8 +235,12 @@ def bench_store(store: str, wrk: str, seconds: int, workdir: Path) -> dict[str, 
         )
         return {"store": store, "hello": hello, "notify": notify, "half": half_run}
     finally:
-        os.killpg(server.pid, signal.SIGTERM)
-        server.wait(timeout=60)
+        server.send_signal(signal.SIGTERM)  # the supervisor stops its workers
+        try:
+            server.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            print(f"note: {store} server did not stop within 30 s; killed", file=sys.stderr)
+        os.killpg(server.pid, signal.SIGKILL) if server.poll() is None else None
         log.close()
 
 

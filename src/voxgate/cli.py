@@ -116,6 +116,8 @@ def serve(
         access_log=False,
         # workers import the whole platform before answering; a busy machine needs time
         timeout_worker_healthcheck=60,
+        # in-flight requests get this long to finish on shutdown; then connections are closed
+        timeout_graceful_shutdown=10,
     )
 
 

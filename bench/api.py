@@ -144,7 +144,11 @@ def bench_store(store: str, wrk: str, seconds: int, workdir: Path) -> dict[str, 
     data_dir.mkdir()
     if store == "postgres":
         asyncio.run(
-            _sql(PG_ADMIN, "DROP DATABASE IF EXISTS voxgate_bench WITH (FORCE)", "CREATE DATABASE voxgate_bench")
+            _sql(
+                PG_ADMIN,
+                "DROP DATABASE IF EXISTS voxgate_bench WITH (FORCE)",
+                "CREATE DATABASE voxgate_bench",
+            )
         )
         db_url = PG_BENCH
     else:
@@ -154,6 +158,11 @@ def bench_store(store: str, wrk: str, seconds: int, workdir: Path) -> dict[str, 
         "VOXGATE_DATA_DIR": str(data_dir),
         "VOXGATE_DATABASE_URL": db_url,
         "VOXGATE_LOG_LEVEL": "WARNING",
+        # the API alone: no dialling, rendering or callbacks competing for the two cores
+        "VOXGATE_DISPATCHER_ENABLED": "false",
+        "VOXGATE_PREPARE_ENABLED": "false",
+        "VOXGATE_WEBHOOKS_ENABLED": "false",
+        "VOXGATE_TTS_PREWARM": "false",
     }
     creds = json.loads(
         subprocess.run(

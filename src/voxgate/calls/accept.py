@@ -6,10 +6,13 @@ before the answer is sent. Placing the call is the dispatcher's job.
 
 from __future__ import annotations
 
+import asyncio
+import contextvars
 import hashlib
 import secrets
 import time
 import uuid
+from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -98,9 +101,39 @@ def _day_start(now: float) -> float:
     return now - (now % 86400)
 
 
+@dataclass
+class _Pending:
+    """One accept request waiting for the next group commit."""
+
+    tenant_id: str
+    kind: str
+    now: float
+    rows: list[dict[str, Any]]
+    duplicate: Duplicate | None
+    daily_limit: DailyLimit | None
+    run_at: float | None
+    in_transaction: InTransaction | None
+    announce: EventSink | None
+    done: asyncio.Future[None]
+
+
 class CallAcceptor:
-    def __init__(self, *, db: Database) -> None:
+    """Accepts calls durably, many requests to a transaction (group commit).
+
+    Concurrent ``accept`` calls queue; one flusher writes everything queued in a single
+    transaction (duplicate checks and daily counts one query per tenant, inserts as one
+    statement per table) and answers each request once that transaction has committed.
+    A refusal (duplicate, daily limit) refuses only its own request. Any other failure
+    rolls the whole batch back and each request is then written alone, so one bad
+    request never fails another.
+    """
+
+    def __init__(self, *, db: Database, max_batch_rows: int = 500) -> None:
         self.db = db
+        self.max_batch_rows = max_batch_rows
+        self._queue: deque[_Pending] = deque()
+        self._flusher: asyncio.Task[None] | None = None
+        self.commits = 0  # transactions committed, however many requests each carried
 
     async def accept(
         self,
@@ -149,21 +182,134 @@ class CallAcceptor:
                     "updated_at": now,
                 }
             )
-        async with self.db.begin() as conn:
-            if duplicate is not None:
-                since = None if duplicate.window is None else now - duplicate.window
-                for key in dict.fromkeys(r["dedupe_key"] for r in rows):
-                    if await repo.unfinished_duplicate(conn, tenant_id, key, since):
-                        raise DuplicateCall()
-            if daily_limit is not None:
-                used = await repo.count_since(conn, tenant_id, daily_limit.kind, _day_start(now))
-                if used + len(rows) > daily_limit.limit:
-                    raise DailyLimitReached(limit=daily_limit.limit, used=used)
-            await repo.insert_calls(conn, rows, now=now, run_at=run_at)
-            if announce is not None:
-                for row in rows:
-                    queued = RecordedEvent(row["id"], 1, "call.queued", now, {})
-                    await announce.enqueue(conn, row, queued)
-            if in_transaction is not None:
-                await in_transaction(conn, rows)
+        pending = _Pending(
+            tenant_id=tenant_id,
+            kind=kind,
+            now=now,
+            rows=rows,
+            duplicate=duplicate,
+            daily_limit=daily_limit,
+            run_at=run_at,
+            in_transaction=in_transaction,
+            announce=announce,
+            done=asyncio.get_running_loop().create_future(),
+        )
+        self._queue.append(pending)
+        if self._flusher is None or self._flusher.done():
+            # a context of its own: the flusher serves many requests, not the first one's call
+            self._flusher = asyncio.create_task(
+                self._flush(), name="call-acceptor", context=contextvars.Context()
+            )
+        # shielded: a request cancelled mid-commit must not cancel the batch's bookkeeping
+        await asyncio.shield(pending.done)
         return Accepted(ref, [AcceptedCall(r["id"], r["serial_no"]) for r in rows])
+
+    async def _flush(self) -> None:
+        batch: list[_Pending] = []
+        try:
+            while self._queue:
+                batch = self._next_batch()
+                answers: list[BaseException | None]
+                try:
+                    answers = await self._write(batch)
+                except Exception as exc:
+                    answers = [exc] if len(batch) == 1 else [await self._alone(i) for i in batch]
+                for item, answer in zip(batch, answers, strict=True):
+                    if not item.done.done():
+                        if answer is None:
+                            item.done.set_result(None)
+                        else:
+                            item.done.set_exception(answer)
+        finally:
+            # cancelled (shutdown): whoever still waits learns the outcome is unknown
+            for item in [*batch, *self._queue]:
+                if not item.done.done():
+                    item.done.set_exception(RuntimeError("call acceptor stopped"))
+
+    def _next_batch(self) -> list[_Pending]:
+        batch: list[_Pending] = []
+        size = 0
+        while self._queue and (not batch or size + len(self._queue[0].rows) <= self.max_batch_rows):
+            item = self._queue.popleft()
+            batch.append(item)
+            size += len(item.rows)
+        return batch
+
+    async def _alone(self, item: _Pending) -> BaseException | None:
+        try:
+            return (await self._write([item]))[0]
+        except Exception as exc:
+            return exc
+
+    async def _write(self, batch: Sequence[_Pending]) -> list[BaseException | None]:
+        """One transaction for the batch; returns each request's refusal, or None."""
+        answers: list[BaseException | None] = []
+        async with self.db.begin() as conn:
+            taken = await self._taken_keys(conn, batch)
+            used = await self._used_today(conn, batch)
+            accepted: list[_Pending] = []
+            for item in batch:
+                keys = {r["dedupe_key"] for r in item.rows if r["dedupe_key"] is not None}
+                if keys & taken.get(item.tenant_id, set()):
+                    answers.append(DuplicateCall())
+                    continue
+                if item.daily_limit is not None:
+                    slot = (item.tenant_id, item.daily_limit.kind, _day_start(item.now))
+                    if used[slot] + len(item.rows) > item.daily_limit.limit:
+                        answers.append(
+                            DailyLimitReached(limit=item.daily_limit.limit, used=used[slot])
+                        )
+                        continue
+                    used[slot] += len(item.rows)
+                taken.setdefault(item.tenant_id, set()).update(keys)
+                accepted.append(item)
+                answers.append(None)
+            if accepted:
+                await repo.insert_calls(
+                    conn,
+                    [r for item in accepted for r in item.rows],
+                    [
+                        item.now if item.run_at is None else item.run_at
+                        for item in accepted
+                        for _ in item.rows
+                    ],
+                )
+            for item in accepted:
+                if item.announce is not None:
+                    for row in item.rows:
+                        queued = RecordedEvent(row["id"], 1, "call.queued", item.now, {})
+                        await item.announce.enqueue(conn, row, queued)
+                if item.in_transaction is not None:
+                    await item.in_transaction(conn, item.rows)
+        self.commits += 1
+        return answers
+
+    async def _taken_keys(
+        self, conn: AsyncConnection, batch: Sequence[_Pending]
+    ) -> dict[str, set[str]]:
+        """Per tenant, the batch's duplicate keys that a stored call already holds."""
+        wanted: dict[tuple[str, float | None], set[str]] = {}
+        for item in batch:
+            if item.duplicate is None:
+                continue
+            since = None if item.duplicate.window is None else item.now - item.duplicate.window
+            wanted.setdefault((item.tenant_id, since), set()).update(
+                r["dedupe_key"] for r in item.rows
+            )
+        taken: dict[str, set[str]] = {}
+        for (tenant_id, since), keys in wanted.items():
+            found = await repo.duplicate_keys(conn, tenant_id, keys, since)
+            taken.setdefault(tenant_id, set()).update(found)
+        return taken
+
+    async def _used_today(
+        self, conn: AsyncConnection, batch: Sequence[_Pending]
+    ) -> dict[tuple[str, str, float], int]:
+        used: dict[tuple[str, str, float], int] = {}
+        for item in batch:
+            if item.daily_limit is None:
+                continue
+            slot = (item.tenant_id, item.daily_limit.kind, _day_start(item.now))
+            if slot not in used:
+                used[slot] = await repo.count_since(conn, *slot)
+        return used

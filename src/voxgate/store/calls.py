@@ -14,15 +14,11 @@ UNFINISHED = ("queued", "dialing", "ringing", "answered")
 
 
 async def insert_calls(
-    conn: AsyncConnection,
-    rows: Sequence[dict[str, Any]],
-    *,
-    now: float,
-    run_at: float | None = None,
+    conn: AsyncConnection, rows: Sequence[dict[str, Any]], due: Sequence[float]
 ) -> None:
     """Insert calls, one queued job each and their first event, in the caller's transaction.
 
-    The jobs become due at ``run_at`` (a scheduled call), or at once.
+    Each call's job becomes due at its ``due`` time (a scheduled call), else at creation.
     """
     await conn.execute(insert(calls), list(rows))
     await conn.execute(
@@ -33,33 +29,40 @@ async def insert_calls(
                 "tenant_id": r["tenant_id"],
                 "status": "queued",
                 "priority": r["priority"],
-                "run_at": now if run_at is None else run_at,
+                "run_at": run_at,
                 "attempts": 0,
-                "created_at": now,
+                "created_at": r["created_at"],
             }
-            for r in rows
+            for r, run_at in zip(rows, due, strict=True)
         ],
     )
     await conn.execute(
         insert(call_events),
         [
-            {"call_id": r["id"], "seq": 1, "type": "call.queued", "data": {}, "created_at": now}
+            {
+                "call_id": r["id"],
+                "seq": 1,
+                "type": "call.queued",
+                "data": {},
+                "created_at": r["created_at"],
+            }
             for r in rows
         ],
     )
 
 
-async def unfinished_duplicate(
-    conn: AsyncConnection, tenant_id: str, dedupe_key: str, since: float | None = None
-) -> bool:
-    query = select(calls.c.id).where(
-        (calls.c.tenant_id == tenant_id) & (calls.c.dedupe_key == dedupe_key)
+async def duplicate_keys(
+    conn: AsyncConnection, tenant_id: str, keys: Iterable[str], since: float | None = None
+) -> set[str]:
+    """Which of ``keys`` a call of the tenant holds: an unfinished one, or since ``since``."""
+    query = select(calls.c.dedupe_key).where(
+        (calls.c.tenant_id == tenant_id) & calls.c.dedupe_key.in_(list(keys))
     )
     if since is None:
         query = query.where(calls.c.status.in_(UNFINISHED))
     else:
         query = query.where(calls.c.created_at >= since)
-    return (await conn.execute(query.limit(1))).first() is not None
+    return {row[0] for row in await conn.execute(query.distinct())}
 
 
 async def count_since(conn: AsyncConnection, tenant_id: str, kind: str, since: float) -> int:

@@ -28,9 +28,7 @@ def upgrade() -> None:
             sa.Column("host", sa.String(length=255), nullable=False, server_default="")
         )
         batch_op.add_column(
-            sa.Column(
-                "url_from_request", sa.Boolean(), nullable=False, server_default=sa.false()
-            )
+            sa.Column("url_from_request", sa.Boolean(), nullable=False, server_default=sa.false())
         )
     # The defaults only filled rows that existed before; the code always sets these.
     with op.batch_alter_table("webhook_deliveries", schema=None) as batch_op:

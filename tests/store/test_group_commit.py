@@ -1,0 +1,146 @@
+"""Concurrent accepts share transactions, and each request still gets its own answer."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from tests.support.harness import test_settings as settings_for
+from tests.support.store import fresh_store
+from voxgate.api.services import Services
+from voxgate.calls.accept import (
+    Accepted,
+    DailyLimit,
+    DailyLimitReached,
+    Duplicate,
+    DuplicateCall,
+    NewCall,
+)
+from voxgate.calls.script import CallScript, Dial, Hangup, Say
+from voxgate.store.schema import call_events, call_jobs, calls
+
+KINDS = ["sqlite", "postgres"]
+
+
+def _call(number: str) -> NewCall:
+    steps: list[Any] = [Dial(to=number), Say(text="hello"), Hangup()]
+    return NewCall(callee=number, caller=None, script=CallScript(steps=steps))
+
+
+async def _count(services: Services, table: Any) -> int:
+    async with services.db.connect() as conn:
+        return int((await conn.execute(select(func.count()).select_from(table))).scalar_one())
+
+
+def _run(kind: str, tmp_path: Path, job: Any) -> Any:
+    with fresh_store(kind, tmp_path) as store:
+
+        async def main() -> Any:
+            services = Services.build(settings_for(store, tmp_path), schema=store.schema)
+            try:
+                creds = await services.tenants.create("acme")
+                return await job(services, creds.tenant_id)
+            finally:
+                await services.close()
+
+        return asyncio.run(main())
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_concurrent_duplicates_accept_exactly_one(kind: str, tmp_path: Path) -> None:
+    async def job(s: Services, tenant: str) -> tuple[list[Any], int, int, int, int]:
+        async def one(number: str) -> Accepted | BaseException:
+            try:
+                return await s.calls.accept(
+                    tenant_id=tenant,
+                    app_id=None,
+                    dialect="huawei",
+                    kind="notification",
+                    new_calls=[_call(number)],
+                    duplicate=Duplicate(f"key-{number}"),
+                )
+            except DuplicateCall as exc:
+                return exc
+
+        # 40 requests at once: 20 numbers, each sent twice
+        numbers = [f"1380000{i % 20:04d}" for i in range(40)]
+        results = await asyncio.gather(*(one(n) for n in numbers))
+        return (
+            results,
+            s.calls.commits,
+            await _count(s, calls),
+            await _count(s, call_jobs),
+            await _count(s, call_events),
+        )
+
+    results, commits, n_calls, n_jobs, n_events = _run(kind, tmp_path, job)
+    assert commits < 40  # requests shared transactions
+    accepted = [r for r in results if isinstance(r, Accepted)]
+    refused = [r for r in results if isinstance(r, DuplicateCall)]
+    assert len(accepted) == 20 and len(refused) == 20
+    assert n_calls == n_jobs == n_events == 20
+    assert len({a.calls[0].serial_no for a in accepted}) == 20
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_daily_limit_counts_calls_of_the_same_batch(kind: str, tmp_path: Path) -> None:
+    async def job(s: Services, tenant: str) -> tuple[int, int, int]:
+        async def one(i: int) -> bool:
+            try:
+                await s.calls.accept(
+                    tenant_id=tenant,
+                    app_id=None,
+                    dialect="huawei",
+                    kind="bidirectional",
+                    new_calls=[_call(f"1390000{i:04d}")],
+                    daily_limit=DailyLimit("bidirectional", 10),
+                )
+                return True
+            except DailyLimitReached:
+                return False
+
+        outcomes = await asyncio.gather(*(one(i) for i in range(25)))
+        return outcomes.count(True), outcomes.count(False), await _count(s, calls)
+
+    assert _run(kind, tmp_path, job) == (10, 15, 10)
+
+
+class Boom(Exception):
+    pass
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_a_failing_request_fails_alone(kind: str, tmp_path: Path) -> None:
+    """One request's in-transaction work fails: its calls are rolled back, the rest commit."""
+
+    async def job(s: Services, tenant: str) -> tuple[list[str], int]:
+        async def explode(conn: AsyncConnection, rows: Sequence[dict[str, Any]]) -> None:
+            raise Boom()
+
+        async def one(i: int) -> str:
+            try:
+                await s.calls.accept(
+                    tenant_id=tenant,
+                    app_id=None,
+                    dialect="native",
+                    kind="script",
+                    new_calls=[_call(f"1370000{i:04d}")],
+                    in_transaction=explode if i == 7 else None,
+                )
+                return "ok"
+            except Boom:
+                return "boom"
+
+        outcomes = await asyncio.gather(*(one(i) for i in range(30)))
+        return outcomes, await _count(s, calls)
+
+    outcomes, stored = _run(kind, tmp_path, job)
+    assert outcomes[7] == "boom"
+    assert outcomes.count("ok") == 29
+    assert stored == 29

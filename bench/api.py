@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
 import json
 import os
 import shutil
@@ -35,6 +36,7 @@ ROOT = Path(__file__).resolve().parent.parent
 VOXGATE = str(ROOT / ".venv" / "bin" / "voxgate")
 PG_ADMIN = "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
 PG_BENCH = "postgresql+asyncpg://postgres@127.0.0.1:5432/voxgate_bench"
+RUNS = itertools.count(1)
 NOTIFY = "/apiaccess/rest/voiceNotification/v1/createVoiceNotification"
 
 LUA = r"""
@@ -51,6 +53,7 @@ function init(args)
   wrk.headers["Authorization"] = "Bearer " .. os.getenv("BENCH_TOKEN")
   pause = tonumber(os.getenv("BENCH_DELAY_MS") or "0")
   mode = os.getenv("BENCH_MODE")
+  run = os.getenv("BENCH_RUN") or "0"  -- each run dials numbers of its own
 end
 function delay()
   return pause
@@ -65,7 +68,8 @@ function request()
   n = n + 1
   local body
   if mode == "notify" then
-    body = string.format('{"voiceContent":"$Your code is 4827$","called":"9%02d%09d"}', tid, n)
+    body = string.format('{"voiceContent":"$Your code is 4827$","called":"9%s%d%09d"}',
+      run, tid, n)
   else
     body = '{"voiceContent":"$Your code is 4827$","called":"900000000000"}'
   end
@@ -123,7 +127,7 @@ def wrk_run(
     connections: int,
     delay_ms: float = 0,
 ) -> dict[str, Any]:
-    run_env = {**os.environ, **env, "BENCH_DELAY_MS": str(delay_ms)}
+    run_env = {**os.environ, **env, "BENCH_DELAY_MS": str(delay_ms), "BENCH_RUN": str(next(RUNS))}
     out = subprocess.run(
         [wrk, "-t2", f"-c{connections}", f"-d{seconds}s", "-s", str(script), url],
         capture_output=True,
@@ -259,8 +263,14 @@ def main() -> None:
     parser.add_argument("--stores", default="sqlite,postgres")
     args = parser.parse_args()
     wrk = ensure_wrk()
-    with tempfile.TemporaryDirectory(prefix="voxgate-bench-", ignore_cleanup_errors=True) as tmp:
-        results = [bench_store(s, wrk, args.seconds, Path(tmp)) for s in args.stores.split(",")]
+    tmp = Path(tempfile.mkdtemp(prefix="voxgate-bench-"))
+    try:
+        results = [bench_store(s, wrk, args.seconds, tmp) for s in args.stores.split(",")]
+    finally:
+        if os.environ.get("BENCH_KEEP"):  # server logs and stores, for a closer look
+            print(f"kept {tmp}", file=sys.stderr)
+        else:
+            shutil.rmtree(tmp, ignore_errors=True)
     print(f"\nbench/api.py — {args.seconds}s per run, voxgate serve --workers 2, wrk -t2 -c32")
     print(
         f"{'store':9} {'hello/s':>9} {'accepted/s':>11} {'ratio':>6} {'p50 ms':>7} "
@@ -273,7 +283,7 @@ def main() -> None:
             f"{n['accepted_rate'] / h['rate']:6.2f} {n['p50_ms']:7.1f} {n['p99_ms']:7.1f} | "
             f"{q['rate']:11.0f} {q['p50_ms']:7.1f} {q['p99_ms']:7.1f}"
         )
-        if n["non2xx"] or n["errors"] or n["accepted"] != n["requests"]:
+        if n["non2xx"] or n["errors"] or n["accepted"] < n["requests"]:
             print(
                 f"  note: {n['non2xx']} non-2xx, {n['errors']} socket errors, "
                 f"{n['requests'] - n['accepted']} requests not accepted",

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import hashlib
+import logging
 import secrets
 import time
 import uuid
@@ -24,6 +25,8 @@ from voxgate.calls.script import CallScript
 from voxgate.errors import Conflict
 from voxgate.store import calls as repo
 from voxgate.store.db import Database
+
+log = logging.getLogger(__name__)
 
 # Called inside the accepting transaction with the inserted call rows, to write rows of
 # its own (e.g. an idempotency record) that must commit or roll back with the calls.
@@ -213,7 +216,13 @@ class CallAcceptor:
                 try:
                     answers = await self._write(batch)
                 except Exception as exc:
-                    answers = [exc] if len(batch) == 1 else [await self._alone(i) for i in batch]
+                    if len(batch) == 1:
+                        answers = [exc]
+                    else:
+                        log.warning(
+                            "a batch of %d accepts failed (%r); writing each alone", len(batch), exc
+                        )
+                        answers = [await self._alone(i) for i in batch]
                 for item, answer in zip(batch, answers, strict=True):
                     if not item.done.done():
                         if answer is None:

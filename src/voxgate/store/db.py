@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import random
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
 from sqlalchemy import Connection, event
 from sqlalchemy.engine.interfaces import DBAPIConnection
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.pool import ConnectionPoolEntry
 
@@ -20,18 +23,34 @@ def _sqlite_pragmas(dbapi_conn: DBAPIConnection, _record: ConnectionPoolEntry) -
     cur.execute("PRAGMA journal_mode=WAL")
     cur.execute("PRAGMA synchronous=NORMAL")
     cur.execute("PRAGMA foreign_keys=ON")
-    cur.execute("PRAGMA busy_timeout=10000")
+    cur.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
     cur.close()
+
+
+BUSY_TIMEOUT_MS = 10000
 
 
 def _sqlite_begin(conn: Connection) -> None:
     """Write transactions take the write lock up front.
 
     A deferred transaction that reads and then writes can fail at once with SQLITE_BUSY
-    when another process wrote in between; BEGIN IMMEDIATE waits its turn instead.
+    when another process wrote in between; BEGIN IMMEDIATE takes the lock first. It does
+    not wait in SQLite's busy handler, which sleeps ever longer (up to 100 ms a round)
+    while another process holds the lock: it fails at once and ``Database.begin`` retries
+    within a millisecond or two.
     """
-    immediate = conn.get_execution_options().get("sqlite_immediate", False)
-    conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+    if not conn.get_execution_options().get("sqlite_immediate", False):
+        conn.exec_driver_sql("BEGIN")
+        return
+    conn.exec_driver_sql("PRAGMA busy_timeout=0")
+    try:
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+    finally:
+        conn.exec_driver_sql(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+
+
+def _locked(exc: OperationalError) -> bool:
+    return "locked" in str(exc.orig) or "busy" in str(exc.orig)
 
 
 class Database:
@@ -59,7 +78,8 @@ class Database:
 
         On SQLite the transactions of one process queue on an asyncio lock: SQLite admits one
         writer at a time, and its busy handler sleeps (up to 100 ms a round) where the lock
-        hands over at once. Other processes still wait through the busy handler.
+        hands over at once. Against other processes, taking the lock is retried every 1-2 ms
+        for up to ``BUSY_TIMEOUT_MS``.
         """
         if not self.is_sqlite:
             async with self.engine.begin() as conn:
@@ -67,8 +87,22 @@ class Database:
             return
         async with self._write_lock, self.engine.connect() as conn:
             await conn.execution_options(sqlite_immediate=True)
-            async with conn.begin():
+            deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
+            while True:
+                tx = conn.begin()
+                try:
+                    await tx.start()
+                    break
+                except OperationalError as exc:
+                    if not _locked(exc) or time.monotonic() > deadline:
+                        raise
+                    await asyncio.sleep(0.001 + random.random() * 0.001)
+            try:
                 yield conn
+            except BaseException:
+                await tx.rollback()
+                raise
+            await tx.commit()
 
     @asynccontextmanager
     async def connect(self) -> AsyncIterator[AsyncConnection]:

@@ -28,7 +28,7 @@ def test_defaults() -> None:
 
 
 def test_env_beats_file_beats_default(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    (tmp_path / "voxgate.toml").write_text('http_port = 9001\nsip_port = 5070\n')
+    (tmp_path / "voxgate.toml").write_text("http_port = 9001\nsip_port = 5070\n")
     monkeypatch.setenv("VOXGATE_HTTP_PORT", "9002")
     s = load_settings()
     assert s.http_port == 9002

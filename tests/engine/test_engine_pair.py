@@ -7,6 +7,7 @@ import io
 import os
 import socket
 import wave
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -14,6 +15,7 @@ import pytest
 
 from voxgate.engine import (
     Answered,
+    AtCapacity,
     Dtmf,
     Engine,
     EngineConfig,
@@ -285,3 +287,29 @@ async def test_malformed_requests_are_answered_with_the_right_status(
             sock.close()
         assert data.startswith(f"SIP/2.0 {status} ".encode())
         assert engine.endpoint.malformed == (0 if status == 416 else 1)
+
+
+async def test_past_capacity_invites_get_503_and_calls_up_stay_up() -> None:
+    async with engine_pair() as (a, b):
+        b.config = replace(b.config, max_calls=2, retry_after=7)
+        first = await connect(a, b)
+        second = await connect(a, b)
+        # a third call is shed at once, with a hint when to come back
+        third = await a.dial("100", trunk=b.trunk_to_me(), ring_timeout=5)
+        hangup = await third.wait_ended(3)
+        assert (hangup.sip_status, hangup.side) == (503, "remote")
+        assert "Retry-After: 7" in third.trace.render()
+        assert b.shed_invites == 1 and b.active_calls == 2
+        # the engine that is full does not place calls either
+        with pytest.raises(AtCapacity):
+            await b.dial("200", trunk=a.trunk_to_me())
+        # the calls already up are undisturbed: keys still cross both of them
+        for out, inc in (first, second):
+            out.send_dtmf("7")
+            assert await inc.gather(1, 2) == "7"
+            assert not out.ended and not inc.ended
+        # once a call ends there is room again
+        await first[0].hangup()
+        await first[1].wait_ended(3)
+        fourth = await connect(a, b)
+        assert not fourth[0].ended and b.active_calls == 2

@@ -3,7 +3,7 @@ sessions and the shared media clock, on asyncio. See docs/engine.md."""
 
 from voxgate.engine.bridge import Bridge, bridge
 from voxgate.engine.call import Leg, LegError
-from voxgate.engine.engine import Engine, EngineConfig
+from voxgate.engine.engine import AtCapacity, Engine, EngineConfig
 from voxgate.engine.events import (
     Answered,
     Dtmf,
@@ -20,6 +20,7 @@ from voxgate.engine.uas import InboundLeg
 
 __all__ = [
     "Answered",
+    "AtCapacity",
     "Bridge",
     "Dtmf",
     "EarlyMedia",

@@ -58,8 +58,20 @@ class EngineConfig:
     media_slots: int = 20
     accept_any_source: bool = False  # answer INVITEs from hosts that are not trunks
     max_pending_incoming: int = 256
+    # calls this engine carries at once (both directions); past it new INVITEs get
+    # 503 + Retry-After and dial() raises AtCapacity, so overload is shed, not queued
+    max_calls: int = 1000
+    retry_after: int = 5  # seconds, in the Retry-After of a 503
     timers: Timers = DEFAULT_TIMERS
     user_agent: str = "voxgate"
+
+
+class AtCapacity(Exception):
+    """The engine carries as many calls as it is configured for; try again later."""
+
+    def __init__(self, max_calls: int) -> None:
+        super().__init__(f"the engine already carries its maximum of {max_calls} calls")
+        self.max_calls = max_calls
 
 
 class Engine:
@@ -75,6 +87,8 @@ class Engine:
         self._tasks: set[asyncio.Task[None]] = set()
         self._incoming: asyncio.Queue[InboundLeg] | None = None
         self.rejected_sources = 0
+        self.shed_invites = 0  # INVITEs refused with 503 because the engine was full
+        self._admitting = 0  # INVITEs accepted but not yet tracked as legs
         self._started = False
 
     def __repr__(self) -> str:
@@ -188,7 +202,12 @@ class Engine:
         codec: Codec = "pcmu",
         ring_timeout: float | None = 60.0,
     ) -> OutboundLeg:
-        """Send an INVITE for ``dest`` through ``trunk``; the leg reports what follows."""
+        """Send an INVITE for ``dest`` through ``trunk``; the leg reports what follows.
+
+        Raises :class:`AtCapacity` when the engine already carries ``max_calls`` calls.
+        """
+        if self.at_capacity:
+            raise AtCapacity(self.config.max_calls)
         transport = self.transports[trunk.transport.upper()]
         peer = await self._resolve(trunk.host, trunk.port)
         rtp = await self._new_rtp()
@@ -231,6 +250,14 @@ class Engine:
         except ValueError:
             infos = await self.loop.getaddrinfo(host, port, type=2)  # SOCK_DGRAM
             return str(infos[0][4][0]), port
+
+    @property
+    def active_calls(self) -> int:
+        return len(self._legs) + self._admitting
+
+    @property
+    def at_capacity(self) -> bool:
+        return self.active_calls >= self.config.max_calls
 
     def _track(self, leg: Leg) -> None:
         self._legs[leg.call_id] = leg
@@ -277,11 +304,12 @@ class Engine:
             )
             return
         assert self._incoming is not None
-        if self._incoming.full():
-            txn.respond(
-                make_response(request, 503, to_tag=generate_tag(), headers=[("Retry-After", "5")])
-            )
+        if self._incoming.full() or self.at_capacity:
+            self.shed_invites += 1
+            retry = [("Retry-After", str(self.config.retry_after))]
+            txn.respond(make_response(request, 503, to_tag=generate_tag(), headers=retry))
             return
+        self._admitting += 1
         self._spawn(self._accept(request, txn, offer))
 
     async def _accept(self, request: SipRequest, txn: ServerTxn, offer: object) -> None:
@@ -290,6 +318,8 @@ class Engine:
         except OSError:
             txn.respond(make_response(request, 503, to_tag=generate_tag()))
             return
+        finally:
+            self._admitting -= 1
         if txn.txn.last_response is not None and txn.txn.last_response.status >= 200:
             rtp.close()  # cancelled while we were binding
             return

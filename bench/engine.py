@@ -1,0 +1,415 @@
+"""The call engine: media pacing, call set-up rate, message cost, memory per call.
+
+Each figure is printed next to a baseline measured in the same run:
+
+(a) concurrent calls playing audio in this process: p99 lateness of the media clock's
+    wakeups (every packet goes out at a wakeup) against a bare tick sender (one timer per
+    1 ms slot, sending the same number of 172-byte datagrams); an answering engine in a
+    second process receives (it sends nothing back).
+(b) call set-ups and tear-downs per second: SIPp's built-in ``uac`` against an answering
+    voxgate engine in a second process, against SIPp's ``uac`` calling SIPp's ``uas``.
+(c) parsing and serializing an INVITE, against the standard library parsing the same
+    header block (``email.parser`` via ``http.client.parse_headers``).
+(d) memory per established idle call (both ends in this process, per call), against a
+    bare asyncio UDP endpoint (the least a call with media needs).
+
+Usage: .venv/bin/python bench/engine.py [--calls 250,500,1000] [--setups 5000] [--seconds 5]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import csv
+import gc
+import http.client
+import io
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import tracemalloc
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from voxgate.engine import Engine, EngineConfig, InboundLeg, PortRange, Trunk
+from voxgate.engine.testing import engine_pair
+from voxgate.media import g711, tones
+from voxgate.media.render import TelephoneAudio
+from voxgate.sip.message import parse_message
+
+ROOT = Path(__file__).resolve().parent.parent
+PY = sys.executable
+
+INVITE = (
+    b"INVITE sip:4155550100@127.0.0.1:5060 SIP/2.0\r\n"
+    b"Via: SIP/2.0/UDP 127.0.0.1:5070;branch=z9hG4bK776asdhds;rport\r\n"
+    b"Max-Forwards: 70\r\n"
+    b'To: "Customer" <sip:4155550100@127.0.0.1>\r\n'
+    b'From: "Voxgate" <sip:4155550000@127.0.0.1>;tag=1928301774\r\n'
+    b"Call-ID: a84b4c76e66710@127.0.0.1\r\n"
+    b"CSeq: 314159 INVITE\r\n"
+    b"Contact: <sip:voxgate@127.0.0.1:5070>\r\n"
+    b"Allow: INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, UPDATE\r\n"
+    b"User-Agent: voxgate\r\n"
+    b"Content-Type: application/sdp\r\n"
+    b"Content-Length: 211\r\n"
+    b"\r\n"
+    b"v=0\r\no=voxgate 123456 1 IN IP4 127.0.0.1\r\ns=voxgate\r\nc=IN IP4 127.0.0.1\r\n"
+    b"t=0 0\r\nm=audio 20000 RTP/AVP 0 8 101\r\na=rtpmap:0 PCMU/8000\r\n"
+    b"a=rtpmap:8 PCMA/8000\r\na=rtpmap:101 telephone-event/8000\r\n"
+    b"a=fmtp:101 0-16\r\na=ptime:20\r\n"
+)
+
+
+# -- the answering side, run in its own process ----------------------------------------------
+async def _answer_forever(port: int, *, send_media: bool) -> None:
+    config = EngineConfig(
+        sip_port=port,
+        transports=("udp",),
+        accept_any_source=True,
+        silence_fill=send_media,
+        inband_dtmf=False,
+        rtp_timeout=0,
+        max_calls=100_000,
+        max_pending_incoming=100_000,
+        rtp_ports=PortRange(20000, 60999),
+    )
+    tasks: set[asyncio.Task[None]] = set()
+
+    async def serve(leg: InboundLeg) -> None:
+        await leg.answer()
+        await leg.wait_ended()
+
+    async with Engine(config) as engine:
+        print("ready", flush=True)
+        while True:
+            leg = await engine.incoming()
+            task = asyncio.create_task(serve(leg))
+            tasks.add(task)
+            task.add_done_callback(tasks.discard)
+
+
+def start_answerer(port: int, *, send_media: bool) -> subprocess.Popen[str]:
+    proc = subprocess.Popen(
+        [PY, __file__, "--answer", str(port), *([] if send_media else ["--quiet"])],
+        stdout=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    assert proc.stdout is not None
+    if proc.stdout.readline().strip() != "ready":
+        raise RuntimeError("the answering engine did not start")
+    return proc
+
+
+def stop(proc: subprocess.Popen[Any]) -> None:
+    if proc.poll() is None:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(10)
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def pct(values: list[float], q: float) -> float:
+    return float(np.percentile(np.asarray(values), q)) if values else float("nan")
+
+
+# -- (a) media pacing -------------------------------------------------------------------------
+async def _engine_pacing(n: int, seconds: float, answer_port: int) -> tuple[float, float, int]:
+    config = EngineConfig(
+        transports=("udp",), rtp_timeout=0, inband_dtmf=False, rtp_ports=PortRange(20000, 60999)
+    )
+    tone = tones.tone((440.0,), 60.0)
+    audio = TelephoneAudio("pcmu", g711.encode("pcmu", tone))
+    async with Engine(config) as engine:
+        trunk = Trunk("127.0.0.1", answer_port)
+        legs = []
+        for i in range(n):
+            legs.append(await engine.dial(str(1000 + i), trunk=trunk, ring_timeout=30))
+            if i % 50 == 49:
+                await asyncio.sleep(0.05)  # do not flood the answerer's socket
+        answered = await asyncio.gather(*(leg.wait_answered(30) for leg in legs))
+        players = [asyncio.create_task(leg.play(audio)) for leg in legs]
+        await asyncio.sleep(1.0)  # let the set-up settle
+        clock = engine.clock
+        lateness: list[float] = []
+        fire = clock._fire  # the bench observes the clock's own wakeups
+
+        def observed() -> None:
+            lateness.append(engine.loop.time() - clock._time_of(clock._next))
+            fire()
+
+        clock._fire = observed  # type: ignore[method-assign]
+        if clock._handle is not None:
+            clock._handle.cancel()
+            clock._arm()
+        await asyncio.sleep(seconds)
+        clock._fire = fire  # type: ignore[method-assign]
+        for task in players:
+            task.cancel()
+        await asyncio.gather(*(leg.hangup() for leg in legs), return_exceptions=True)
+    return pct(lateness, 50) * 1000, pct(lateness, 99) * 1000, sum(answered)
+
+
+async def _bare_pacing(n: int, seconds: float) -> tuple[float, float]:
+    """The reference: one timer per 1 ms slot, each sending its share of n streams."""
+    loop = asyncio.get_running_loop()
+    sink = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sink.bind(("127.0.0.1", 0))
+    sink.setblocking(False)
+    sink.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 22)
+    target = sink.getsockname()
+    transport, _ = await loop.create_datagram_endpoint(
+        asyncio.DatagramProtocol, local_addr=("127.0.0.1", 0)
+    )
+    drained = 0
+
+    def drain() -> None:
+        nonlocal drained
+        try:
+            while True:
+                sink.recv(2048)
+                drained += 1
+        except BlockingIOError:
+            pass
+
+    loop.add_reader(sink.fileno(), drain)
+    payload = bytes(172)
+    slots = 20
+    share = [n // slots + (1 if i < n % slots else 0) for i in range(slots)]
+    lateness: list[float] = []
+    epoch = loop.time() + 0.05
+    end = epoch + seconds
+    done = loop.create_future()
+
+    def fire(index: int) -> None:
+        due = epoch + index * 0.001
+        now = loop.time()
+        lateness.append(now - due)
+        for _ in range(share[index % slots]):
+            transport.sendto(payload, target)
+        if now >= end:
+            done.set_result(None)
+            return
+        loop.call_at(epoch + (index + 1) * 0.001, fire, index + 1)
+
+    loop.call_at(epoch, fire, 0)
+    await done
+    transport.close()
+    loop.remove_reader(sink.fileno())
+    sink.close()
+    return pct(lateness, 50) * 1000, pct(lateness, 99) * 1000
+
+
+def bench_pacing(counts: list[int], seconds: float) -> list[dict[str, Any]]:
+    out = []
+    for n in counts:
+        port = free_port()
+        answerer = start_answerer(port, send_media=False)
+        try:
+            p50, p99, up = asyncio.run(_engine_pacing(n, seconds, port))
+        finally:
+            stop(answerer)
+        b50, b99 = asyncio.run(_bare_pacing(n, seconds))
+        out.append(
+            {"calls": n, "answered": up, "p50": p50, "p99": p99, "bare_p50": b50, "bare_p99": b99}
+        )
+    return out
+
+
+# -- (b) call set-ups per second ---------------------------------------------------------------
+def sipp_uac(target: str, calls: int, workdir: Path) -> tuple[float, int, int]:
+    """SIPp's uac at full speed (bounded by 200 calls at once): calls/s, successes, failures."""
+    stat = workdir / f"uac_{target.replace(':', '_')}.csv"
+    started = time.monotonic()
+    subprocess.run(
+        [
+            "sipp",
+            target,
+            "-sn",
+            "uac",
+            "-i",
+            "127.0.0.1",
+            "-p",
+            str(free_port()),
+            "-r",
+            "5000",
+            "-l",
+            "200",
+            "-m",
+            str(calls),
+            "-nostdin",
+            "-nd",
+            "-trace_stat",
+            "-stf",
+            str(stat),
+            "-fd",
+            "1",
+            "-timeout",
+            "120s",
+            "-timeout_error",
+        ],
+        cwd=workdir,
+        capture_output=True,
+        check=False,
+    )
+    elapsed = time.monotonic() - started
+    rows = list(csv.reader(stat.read_text().splitlines(), delimiter=";"))
+    head, last = rows[0], rows[-1]
+    ok = int(last[head.index("SuccessfulCall(C)")])
+    failed = int(last[head.index("FailedCall(C)")])
+    return ok / elapsed, ok, failed
+
+
+def bench_setups(calls: int) -> dict[str, Any]:
+    with tempfile.TemporaryDirectory(prefix="voxgate-bench-engine-") as tmp:
+        work = Path(tmp)
+        uas_port = free_port()
+        uas = subprocess.Popen(
+            ["sipp", "-sn", "uas", "-i", "127.0.0.1", "-p", str(uas_port), "-nostdin", "-nd"],
+            cwd=work,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        time.sleep(0.5)
+        try:
+            ref_rate, ref_ok, ref_failed = sipp_uac(f"127.0.0.1:{uas_port}", calls, work)
+        finally:
+            stop(uas)
+        port = free_port()
+        answerer = start_answerer(port, send_media=True)
+        try:
+            rate, ok, failed = sipp_uac(f"127.0.0.1:{port}", calls, work)
+        finally:
+            stop(answerer)
+    return {
+        "rate": rate,
+        "ok": ok,
+        "failed": failed,
+        "ref_rate": ref_rate,
+        "ref_ok": ref_ok,
+        "ref_failed": ref_failed,
+    }
+
+
+# -- (c) message cost --------------------------------------------------------------------------
+def bench_parse(rounds: int = 20000) -> dict[str, float]:
+    def ours() -> None:
+        parse_message(INVITE).to_bytes()
+
+    head = INVITE.split(b"\r\n", 1)[1].split(b"\r\n\r\n", 1)[0] + b"\r\n\r\n"
+
+    def stdlib() -> None:
+        http.client.parse_headers(io.BytesIO(head)).as_bytes()
+
+    def best(fn: Any) -> float:
+        runs = []
+        for _ in range(5):
+            t = time.perf_counter()
+            for _ in range(rounds // 5):
+                fn()
+            runs.append((time.perf_counter() - t) / (rounds // 5))
+        return min(runs) * 1e6
+
+    return {"ours_us": best(ours), "stdlib_us": best(stdlib)}
+
+
+# -- (d) memory per idle call ------------------------------------------------------------------
+async def _memory(n: int) -> tuple[float, float]:
+    async with engine_pair(EngineConfig(transports=("udp",), rtp_timeout=0)) as (a, b):
+        gc.collect()
+        tracemalloc.start()
+        before = tracemalloc.take_snapshot()
+        pairs = []
+        for i in range(n):
+            out = await a.dial(str(i), trunk=b.trunk_to_me(), ring_timeout=10)
+            inc = await b.incoming(timeout=10)
+            await inc.answer()
+            await out.wait_answered(10)
+            pairs.append((out, inc))
+        await asyncio.sleep(2.0)  # idle: a few silence packets each way, traces settled
+        gc.collect()
+        after = tracemalloc.take_snapshot()
+        per_call = sum(s.size_diff for s in after.compare_to(before, "filename")) / n
+        tracemalloc.stop()
+        for out, _ in pairs:
+            await out.hangup()
+    loop = asyncio.get_running_loop()
+    gc.collect()
+    tracemalloc.start()
+    before = tracemalloc.take_snapshot()
+    transports = [
+        (
+            await loop.create_datagram_endpoint(
+                asyncio.DatagramProtocol, local_addr=("127.0.0.1", 0)
+            )
+        )[0]
+        for _ in range(n)
+    ]
+    gc.collect()
+    after = tracemalloc.take_snapshot()
+    bare = sum(s.size_diff for s in after.compare_to(before, "filename")) / n
+    tracemalloc.stop()
+    for t in transports:
+        t.close()
+    return per_call, bare
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--calls", default="250,500,1000")
+    parser.add_argument("--setups", type=int, default=5000)
+    parser.add_argument("--seconds", type=float, default=5.0)
+    parser.add_argument("--memory-calls", type=int, default=200)
+    parser.add_argument("--only", default="a,b,c,d")
+    parser.add_argument("--answer", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--quiet", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.answer:
+        asyncio.run(_answer_forever(args.answer, send_media=not args.quiet))
+        return
+    only = set(args.only.split(","))
+    print(f"bench/engine.py — {os.cpu_count()} cores")
+    if "c" in only:
+        p = bench_parse()
+        print(
+            f"(c) INVITE parse+serialize: {p['ours_us']:.1f} µs; stdlib header parse of the "
+            f"same block {p['stdlib_us']:.1f} µs; ratio {p['ours_us'] / p['stdlib_us']:.2f}"
+        )
+    if "d" in only:
+        per_call, bare = asyncio.run(_memory(args.memory_calls))
+        print(
+            f"(d) memory per idle established call (both ends): {per_call / 1024:.1f} KB; "
+            f"bare UDP endpoint {bare / 1024:.1f} KB; ratio {per_call / bare:.1f}"
+        )
+    if "b" in only:
+        s = bench_setups(args.setups)
+        print(
+            f"(b) set-ups+tear-downs/s, SIPp uac -> voxgate: {s['rate']:.0f}/s "
+            f"({s['ok']} ok, {s['failed']} failed); SIPp uac -> SIPp uas: "
+            f"{s['ref_rate']:.0f}/s ({s['ref_ok']} ok, {s['ref_failed']} failed); "
+            f"ratio {s['rate'] / s['ref_rate']:.2f}"
+        )
+    if "a" in only:
+        for r in bench_pacing([int(x) for x in args.calls.split(",")], args.seconds):
+            print(
+                f"(a) {r['calls']} calls playing ({r['answered']} answered): clock lateness "
+                f"p50 {r['p50']:.2f} ms p99 {r['p99']:.2f} ms; bare tick sender "
+                f"p50 {r['bare_p50']:.2f} ms p99 {r['bare_p99']:.2f} ms; "
+                f"p99 ratio {r['p99'] / max(r['bare_p99'], 1e-3):.1f}"
+            )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,11 +1,11 @@
-"""The database handle: one async engine per process, owned by the app's lifespan."""
+"""The database handle, one per process, owned by the app's lifespan."""
 
 from __future__ import annotations
 
 import asyncio
 import random
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -15,38 +15,34 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.pool import ConnectionPoolEntry
 
-
-def _sqlite_pragmas(dbapi_conn: DBAPIConnection, _record: ConnectionPoolEntry) -> None:
-    # voxgate issues BEGIN itself (see _sqlite_begin); the driver must not.
-    dbapi_conn.isolation_level = None
-    cur = dbapi_conn.cursor()
-    cur.execute("PRAGMA journal_mode=WAL")
-    cur.execute("PRAGMA synchronous=NORMAL")
-    cur.execute("PRAGMA foreign_keys=ON")
-    cur.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
-    cur.close()
-
-
 BUSY_TIMEOUT_MS = 10000
 
 
+def _sqlite_pragmas(busy_timeout_ms: int) -> Callable[[DBAPIConnection, ConnectionPoolEntry], None]:
+    def on_connect(dbapi_conn: DBAPIConnection, _record: ConnectionPoolEntry) -> None:
+        # voxgate issues BEGIN itself (see _sqlite_begin); the driver must not.
+        dbapi_conn.isolation_level = None
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute("PRAGMA synchronous=NORMAL")
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.execute(f"PRAGMA busy_timeout={busy_timeout_ms}")
+        cur.close()
+
+    return on_connect
+
+
 def _sqlite_begin(conn: Connection) -> None:
+    conn.exec_driver_sql("BEGIN")
+
+
+def _sqlite_begin_immediate(conn: Connection) -> None:
     """Write transactions take the write lock up front.
 
     A deferred transaction that reads and then writes can fail at once with SQLITE_BUSY
-    when another process wrote in between; BEGIN IMMEDIATE takes the lock first. It does
-    not wait in SQLite's busy handler, which sleeps ever longer (up to 100 ms a round)
-    while another process holds the lock: it fails at once and ``Database.begin`` retries
-    within a millisecond or two.
+    when another process wrote in between; BEGIN IMMEDIATE takes the lock first.
     """
-    if not conn.get_execution_options().get("sqlite_immediate", False):
-        conn.exec_driver_sql("BEGIN")
-        return
-    conn.exec_driver_sql("PRAGMA busy_timeout=0")
-    try:
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
-    finally:
-        conn.exec_driver_sql(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+    conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def _locked(exc: OperationalError) -> bool:
@@ -68,9 +64,17 @@ class Database:
                 kwargs["connect_args"] = {"server_settings": {"search_path": schema}}
         self.engine: AsyncEngine = create_async_engine(url, **kwargs)
         self._write_lock = asyncio.Lock()
+        self._writer: AsyncEngine | None = None
         if self.is_sqlite:
-            event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
+            event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas(BUSY_TIMEOUT_MS))
             event.listen(self.engine.sync_engine, "begin", _sqlite_begin)
+            # Write transactions have connections of their own that never wait in SQLite's
+            # busy handler, which sleeps ever longer (up to 100 ms a round) while another
+            # process holds the write lock: BEGIN IMMEDIATE fails at once and begin()
+            # retries it every 1-2 ms. Once it holds the lock, nothing else can be busy.
+            self._writer = create_async_engine(url, echo=echo, pool_size=1, max_overflow=1)
+            event.listen(self._writer.sync_engine, "connect", _sqlite_pragmas(0))
+            event.listen(self._writer.sync_engine, "begin", _sqlite_begin_immediate)
 
     @asynccontextmanager
     async def begin(self) -> AsyncIterator[AsyncConnection]:
@@ -81,12 +85,11 @@ class Database:
         hands over at once. Against other processes, taking the lock is retried every 1-2 ms
         for up to ``BUSY_TIMEOUT_MS``.
         """
-        if not self.is_sqlite:
+        if self._writer is None:
             async with self.engine.begin() as conn:
                 yield conn
             return
-        async with self._write_lock, self.engine.connect() as conn:
-            await conn.execution_options(sqlite_immediate=True)
+        async with self._write_lock, self._writer.connect() as conn:
             deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
             while True:
                 tx = conn.begin()
@@ -111,6 +114,8 @@ class Database:
 
     async def dispose(self) -> None:
         await self.engine.dispose()
+        if self._writer is not None:
+            await self._writer.dispose()
 
     def __repr__(self) -> str:
         return f"<Database {self.engine.url.render_as_string(hide_password=True)}>"

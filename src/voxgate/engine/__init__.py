@@ -3,7 +3,7 @@ sessions and the shared media clock, on asyncio. See docs/engine.md."""
 
 from voxgate.engine.bridge import Bridge, bridge
 from voxgate.engine.call import Leg, LegError
-from voxgate.engine.engine import AtCapacity, Engine, EngineConfig
+from voxgate.engine.engine import AtCapacity, Engine, EngineConfig, NotRegistered
 from voxgate.engine.events import (
     Answered,
     Dtmf,
@@ -14,6 +14,7 @@ from voxgate.engine.events import (
     Trying,
     event_dict,
 )
+from voxgate.engine.keepalive import TrunkState
 from voxgate.engine.rtp_session import PortRange
 from voxgate.engine.uac import OutboundLeg, Trunk
 from voxgate.engine.uas import InboundLeg
@@ -31,10 +32,12 @@ __all__ = [
     "Leg",
     "LegError",
     "LegEvent",
+    "NotRegistered",
     "OutboundLeg",
     "PortRange",
     "Ringing",
     "Trunk",
+    "TrunkState",
     "Trying",
     "bridge",
     "event_dict",

@@ -99,6 +99,7 @@ class Leg:
         self._record_task: asyncio.Task[None] | None = None
         self._sdp_version = 1
         self.invite_txn: ServerTxn | None = None  # inbound: the INVITE we answer
+        self._reinvite_txn: ServerTxn | None = None  # the last re-INVITE we answered 200
         self.bridge: Bridge | None = None
 
     def __repr__(self) -> str:
@@ -333,6 +334,7 @@ class Leg:
         self.media = params
         self.rtp.configure(params)
         assert self.dialog is not None
+        self._reinvite_txn = txn
         txn.respond(
             make_response(
                 request,
@@ -349,9 +351,12 @@ class Leg:
         return abs(hash(self.call_id)) % 10**9
 
     def on_ack(self, ack: SipRequest) -> None:
-        """An ACK for a 2xx we sent (initial INVITE or re-INVITE)."""
-        if self.invite_txn is not None and ack.cseq.number == self.invite_txn.request.cseq.number:
-            self.engine.endpoint.deliver_ack(self.invite_txn, ack)
+        """An ACK for a 2xx we sent (initial INVITE or re-INVITE): it stops the 2xx
+        retransmissions of that INVITE's server transaction."""
+        for txn in (self.invite_txn, self._reinvite_txn):
+            if txn is not None and ack.cseq.number == txn.request.cseq.number:
+                self.engine.endpoint.deliver_ack(txn, ack)
+                return
 
     def on_invite_server_event(self, event: Event) -> None:
         if isinstance(event, AckReceived) and self.dialog is not None:

@@ -290,8 +290,13 @@ class SipEndpoint:
         record.txn.handle_request(ack, self.loop.time())
         self._flush(record)
 
-    def pending_clients(self) -> int:
-        return sum(1 for r in self._client.values() if r.txn.last_response is None)
+    def pending_clients(self, *, ignore: frozenset[str] = frozenset()) -> int:
+        """Client transactions still waiting for a final response (but ``ignore``d methods)."""
+        return sum(
+            1
+            for r in self._client.values()
+            if r.txn.last_response is None and r.txn.request.method not in ignore
+        )
 
     def transport_failed(self, addr: Addr) -> None:
         """A connection to ``addr`` could not be made: fail the transactions waiting on it."""

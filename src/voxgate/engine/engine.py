@@ -16,9 +16,11 @@ from dataclasses import dataclass, field
 
 from voxgate.engine.call import SDP, Leg
 from voxgate.engine.endpoint import ServerTxn, SipEndpoint
+from voxgate.engine.keepalive import TrunkMonitor, TrunkState
 from voxgate.engine.mediaclock import MediaClock
+from voxgate.engine.registrar import PasswordLookup, Registrar
 from voxgate.engine.rtp_session import PortRange, RtpSession
-from voxgate.engine.timers import TimerHeap
+from voxgate.engine.timers import Deadline, TimerHeap
 from voxgate.engine.transport import Addr, SipTransport, TcpTransport, UdpTransport
 from voxgate.engine.uac import OutboundLeg, Trunk
 from voxgate.engine.uas import InboundLeg
@@ -37,6 +39,7 @@ from voxgate.sip.message import (
     make_request,
     make_response,
 )
+from voxgate.sip.registrar import ExpiryPolicy, LocationTable
 from voxgate.sip.sdp import PCMA, PCMU, make_offer, parse_sdp
 from voxgate.sip.sdp import Codec as SdpCodec
 from voxgate.sip.transaction import DEFAULT_TIMERS, Timers
@@ -64,6 +67,12 @@ class EngineConfig:
     retry_after: int = 5  # seconds, in the Retry-After of a 503
     timers: Timers = DEFAULT_TIMERS
     user_agent: str = "voxgate"
+    # registrar (used once Engine.extension_password is set)
+    realm: str = "voxgate"
+    # challenges offered to REGISTER, in this order. MD5 alone by default: some clients
+    # (baresip 1.0 / libre) give up on a challenge list holding any algorithm they lack
+    digest_algorithms: tuple[str, ...] = ("MD5",)
+    registration_expiry: ExpiryPolicy = field(default_factory=ExpiryPolicy)
 
 
 class AtCapacity(Exception):
@@ -74,12 +83,34 @@ class AtCapacity(Exception):
         self.max_calls = max_calls
 
 
+class NotRegistered(Exception):
+    """The extension has no live registration: there is nowhere to send the call."""
+
+    def __init__(self, extension: str) -> None:
+        super().__init__(f"extension {extension} is not registered")
+        self.extension = extension
+
+
+HOUSEKEEPING = 1.0  # seconds between trunk-monitor syncs (and registration purges)
+PURGE_EVERY = 60.0
+
+
 class Engine:
     ALLOW = "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, UPDATE"
 
     def __init__(self, config: EngineConfig | None = None) -> None:
         self.config = config or EngineConfig()
         self.trunks: list[Trunk] = []
+        # extension number -> its plain password, or None if unknown; None: no registrar
+        self.extension_password: PasswordLookup | None = None
+        self.registrar = Registrar(
+            realm=self.config.realm,
+            algorithms=self.config.digest_algorithms,
+            policy=self.config.registration_expiry,
+        )
+        self._monitors: dict[Trunk, TrunkMonitor] = {}
+        self._housekeeping: Deadline | None = None
+        self._next_purge = 0.0
         self.transports: dict[str, SipTransport] = {}
         self._legs: dict[str, Leg] = {}
         self._dialogs: dict[DialogId, Leg] = {}
@@ -125,6 +156,7 @@ class Engine:
                 if cfg.sip_port or attempt == 19:
                     raise
         self._started = True
+        self._housekeep()
         log.info("engine listening", extra={"action": "engine_started", "engine": repr(self)})
 
     async def close(self) -> None:
@@ -133,8 +165,13 @@ class Engine:
         for leg in list(self._legs.values()):
             if not leg.ended:
                 leg._local_hangup(16, "shutdown")
+        for monitor in self._monitors.values():
+            monitor.stop()
+        self._monitors.clear()
+        if self._housekeeping is not None:
+            self._housekeeping.cancel()
         for _ in range(50):  # let BYE/CANCEL get their answers (bounded: 1 s)
-            if not self.endpoint.pending_clients():
+            if not self.endpoint.pending_clients(ignore=frozenset({"OPTIONS"})):
                 break
             await asyncio.sleep(0.02)
         for task in self._tasks:
@@ -210,13 +247,73 @@ class Engine:
             raise AtCapacity(self.config.max_calls)
         transport = self.transports[trunk.transport.upper()]
         peer = await self._resolve(trunk.host, trunk.port)
+        params: dict[str, str | None] = {"transport": "tcp"} if transport.reliable else {}
+        return await self._invite(
+            uri=SipURI(trunk.host, dest, None, trunk.port, params=params),
+            to=NameAddr(SipURI(trunk.host, dest, None, trunk.port)),
+            from_=NameAddr(SipURI(trunk.host, from_number), params={"tag": generate_tag()}),
+            peer=peer,
+            trunk=trunk,
+            codec=codec,
+            ring_timeout=ring_timeout,
+            label=dest,
+        )
+
+    async def dial_extension(
+        self,
+        number: str,
+        *,
+        from_number: str = "voxgate",
+        codec: Codec = "pcmu",
+        ring_timeout: float | None = 60.0,
+    ) -> OutboundLeg:
+        """Call a registered extension: the INVITE goes to the address its REGISTER came
+        from (what a NAT keeps open), with its Contact as the Request-URI. With several
+        live bindings the most recently refreshed one is called.
+
+        Raises :class:`NotRegistered` when the extension has no live binding, and
+        :class:`AtCapacity` when the engine is full.
+        """
+        if self.at_capacity:
+            raise AtCapacity(self.config.max_calls)
+        bindings = self.registrations.lookup(number, self.loop.time())
+        if not bindings:
+            raise NotRegistered(number)
+        binding = bindings[0]
+        host, port = binding.source
+        uri = binding.contact.copy()
+        uri.headers = []
+        here = self.media_address
+        return await self._invite(
+            uri=uri,
+            to=NameAddr(SipURI(here, number)),
+            from_=NameAddr(SipURI(here, from_number), params={"tag": generate_tag()}),
+            peer=binding.source,
+            # answers its challenges with nothing; follows redirects only to itself
+            trunk=Trunk(host, port, binding.transport.lower()),
+            codec=codec,
+            ring_timeout=ring_timeout,
+            label=f"extension {number}",
+        )
+
+    async def _invite(
+        self,
+        *,
+        uri: SipURI,
+        to: NameAddr,
+        from_: NameAddr,
+        peer: Addr,
+        trunk: Trunk,
+        codec: Codec,
+        ring_timeout: float | None,
+        label: str,
+    ) -> OutboundLeg:
+        transport = self.transports[trunk.transport.upper()]
         rtp = await self._new_rtp()
         call_id = generate_call_id(self.media_address)
         leg = OutboundLeg(
             self, call_id=call_id, direction="outbound", transport=transport, peer=peer, rtp=rtp
         )
-        params: dict[str, str | None] = {"transport": "tcp"} if transport.reliable else {}
-        uri = SipURI(trunk.host, dest, None, trunk.port, params=params)
         offer = make_offer(
             address=self.media_address,
             port=rtp.local[1],
@@ -228,8 +325,8 @@ class Engine:
             "INVITE",
             uri,
             via=self.via(transport),
-            from_=NameAddr(SipURI(trunk.host, from_number), params={"tag": generate_tag()}),
-            to=NameAddr(SipURI(trunk.host, dest, None, trunk.port)),
+            from_=from_,
+            to=to,
             call_id=call_id,
             cseq=1,
             contact=self.contact(transport),
@@ -239,7 +336,7 @@ class Engine:
         )
         self._track(leg)
         with bind_call(call_id):
-            log.info("dialing %s", dest, extra={"action": "call_dialing", "trunk": trunk.host})
+            log.info("dialing %s", label, extra={"action": "call_dialing", "trunk": trunk.host})
             leg.start(invite, trunk, ring_timeout)
         return leg
 
@@ -270,10 +367,51 @@ class Engine:
         return await asyncio.wait_for(self._incoming.get(), timeout)
 
     def _source_allowed(self, source: Addr) -> bool:
-        return self.config.accept_any_source or any(t.host == source[0] for t in self.trunks)
+        return (
+            self.config.accept_any_source
+            or any(t.host == source[0] for t in self.trunks)
+            or self.registrations.is_source(source, self.loop.time())
+        )
+
+    # -- registrar ------------------------------------------------------------------------
+    @property
+    def registrations(self) -> LocationTable:
+        """The location table: extensions registered with this engine."""
+        return self.registrar.table
+
+    # -- trunk keep-alive -------------------------------------------------------------------
+    def trunk_state(self, trunk: Trunk) -> TrunkState:
+        """``up``/``down`` from the OPTIONS keep-alive; ``unknown`` before the first
+        answer or for a trunk without ``keepalive``."""
+        self._sync_monitors()
+        monitor = self._monitors.get(trunk)
+        return monitor.state if monitor is not None else "unknown"
+
+    def _sync_monitors(self) -> None:
+        """Monitor every trunk in ``self.trunks`` that has a keep-alive interval."""
+        if not self._started:
+            return
+        wanted = {t for t in self.trunks if t.keepalive}
+        for trunk in [t for t in self._monitors if t not in wanted]:
+            self._monitors.pop(trunk).stop()
+        for trunk in wanted - self._monitors.keys():
+            monitor = self._monitors[trunk] = TrunkMonitor(self, trunk)
+            monitor.start()
+
+    def _housekeep(self) -> None:
+        self._sync_monitors()
+        now = self.loop.time()
+        if now >= self._next_purge:
+            self._next_purge = now + PURGE_EVERY
+            self.registrations.purge(now)
+        self._housekeeping = self.heap.call_later(HOUSEKEEPING, self._housekeep)
 
     def on_request(self, request: SipRequest, txn: ServerTxn) -> None:
-        if request.to.tag:
+        if request.method == "REGISTER":
+            self.registrar.on_register(
+                request, txn, self.extension_password, self.loop.time(), allow=self.ALLOW
+            )
+        elif request.to.tag:
             leg = self._dialogs.get(Dialog.id_of_incoming(request))
             if leg is None or leg.ended:
                 txn.respond(make_response(request, 481))
@@ -282,7 +420,8 @@ class Engine:
         elif request.method == "INVITE":
             self._new_invite(request, txn)
         elif request.method == "OPTIONS":
-            txn.respond(make_response(request, 200, headers=[("Allow", self.ALLOW)]))
+            allow = self.ALLOW + (", REGISTER" if self.extension_password else "")
+            txn.respond(make_response(request, 200, headers=[("Allow", allow)]))
         elif request.method in ("BYE", "INFO", "UPDATE"):
             txn.respond(make_response(request, 481))
         else:

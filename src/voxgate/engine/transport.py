@@ -165,8 +165,14 @@ class TcpTransport:
 
     async def _connect(self, conn: _TcpConnection, addr: Addr) -> None:
         loop = asyncio.get_running_loop()
+        host = self.local[0]
+        # connect from the address we listen on (a peer that trusts or registered that
+        # address sees it), unless we listen on every address
+        local = None if host in ("0.0.0.0", "::") else (host, 0)
         try:
-            await asyncio.wait_for(loop.create_connection(lambda: conn, addr[0], addr[1]), 10)
+            await asyncio.wait_for(
+                loop.create_connection(lambda: conn, addr[0], addr[1], local_addr=local), 10
+            )
         except (OSError, TimeoutError) as exc:
             log.info("tcp connect to %s failed: %s", addr, exc, extra={"action": "sip_tcp_failed"})
             self._connections.pop(addr, None)

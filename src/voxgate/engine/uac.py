@@ -45,6 +45,7 @@ class Trunk:
     password: str | None = field(default=None, repr=False)
     max_redirects: int = 3
     redirect_hosts: frozenset[str] = frozenset()
+    keepalive: float | None = None  # seconds between OPTIONS probes (engine.trunk_state)
 
     @classmethod
     def parse(cls, uri: str, **kwargs: object) -> Trunk:

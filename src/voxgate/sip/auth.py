@@ -215,6 +215,9 @@ class AuthResult:
     username: str | None = None
     stale: bool = False
     reason: str = ""
+    # nothing could be checked (no credentials for the realm, or a nonce that is not
+    # ours, e.g. from before a restart): challenge again rather than refuse
+    rechallenge: bool = False
 
 
 class DigestServer:
@@ -289,7 +292,7 @@ class DigestServer:
                 return AuthResult(False, reason="malformed credentials")
             if p.get("realm") == self.realm:
                 return self._verify(request, p, lookup, now)
-        return AuthResult(False, reason="no credentials for this realm")
+        return AuthResult(False, reason="no credentials for this realm", rechallenge=True)
 
     def _verify(
         self,
@@ -307,7 +310,7 @@ class DigestServer:
             return AuthResult(False, username, reason="qop=auth with nc and cnonce required")
         issued = self._nonce_time(nonce)
         if issued is None:
-            return AuthResult(False, username, reason="nonce not ours")
+            return AuthResult(False, username, reason="nonce not ours", rechallenge=True)
         if p.get("uri") != str(request.uri):
             return AuthResult(False, username, reason="digest uri does not match")
         password = lookup(username)

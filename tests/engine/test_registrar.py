@@ -15,6 +15,7 @@ import pytest
 
 from voxgate.engine import Dtmf, Engine, EngineConfig, Hangup, NotRegistered, Trunk
 from voxgate.sip.auth import Challenge, DigestClient, DigestServer, challenge_response
+from voxgate.sip.dialog import DialogState
 from voxgate.sip.events import Event, ResponseReceived, TransactionTimeout, TransportFailed
 from voxgate.sip.message import SipRequest, SipResponse, generate_call_id, make_request
 from voxgate.sip.uri import NameAddr, SipURI
@@ -53,7 +54,8 @@ class RegisterClient:
         transport = self.phone.transports[self.transport.upper()]
         params: dict[str, str | None] = {"transport": "tcp"} if transport.reliable else {}
         aor_uri = SipURI("127.0.0.1", aor)
-        contact = SipURI("127.0.0.2", contact_user or aor, None, transport.local[1], params=params)
+        here = self.phone.media_address
+        contact = SipURI(here, contact_user or aor, None, transport.local[1], params=params)
         self.cseq += 1
         return make_request(
             "REGISTER",
@@ -150,6 +152,7 @@ async def test_register_then_calls_both_ways(transport: str) -> None:
         call = await phone.dial("200", trunk=Trunk("127.0.0.1", pbx.port(transport), transport))
         incoming = await pbx.incoming(timeout=3)
         assert incoming.request == "200"
+        assert incoming.flow == binding.source  # our requests go back the way it came
         await incoming.answer()
         assert await call.wait_answered(3)
         await call.hangup()
@@ -162,6 +165,36 @@ async def test_register_then_calls_both_ways(transport: str) -> None:
         assert (await refused.wait_ended(5)).sip_status == 403
         with pytest.raises(NotRegistered):
             await pbx.dial_extension("1001")
+
+
+async def test_extension_behind_nat_is_reached_where_it_sends_from() -> None:
+    """The phone writes an address nobody reaches (192.0.2.10, as behind a NAT) in its
+    Contact and SDP: signalling must follow the address its REGISTER came from, and media
+    the address its RTP comes from."""
+    async with (
+        Engine(EngineConfig(host="127.0.0.1")) as pbx,
+        Engine(EngineConfig(host="127.0.0.2", advertise="192.0.2.10")) as phone,
+    ):
+        pbx.extension_password = PASSWORDS.get
+        phone.trunks.append(Trunk("127.0.0.1", pbx.port()))
+        assert (await RegisterClient(phone, pbx).register("1001", "s3cret")).status == 200
+        [binding] = pbx.registrations.lookup("1001", pbx.loop.time())
+        assert binding.contact.host == "192.0.2.10"
+        assert binding.source == ("127.0.0.2", phone.port())
+
+        out = await pbx.dial_extension("1001", ring_timeout=5)
+        inc = await phone.incoming(timeout=3)
+        await inc.answer()
+        assert await out.wait_answered(3)
+        assert out.dialog is not None and out.dialog.remote_target.host == "192.0.2.10"  # type: ignore[union-attr]
+        await asyncio.sleep(0.3)
+        assert inc.dialog is not None and inc.dialog.state is DialogState.CONFIRMED  # ACK came
+        await asyncio.sleep(0.4)  # nothing from 192.0.2.10 for 0.5 s: RTP latches to the source
+        inc.send_dtmf("42")
+        assert await out.gather(2, 2) == "42"
+        assert out.rtp.remote == inc.rtp.local
+        await out.hangup()
+        assert await inc.wait_ended(3) == Hangup(200, 16, "remote", "bye")  # the BYE arrived
 
 
 async def test_refusals_leave_no_binding() -> None:

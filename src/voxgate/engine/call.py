@@ -80,6 +80,9 @@ class Leg:
         self.direction = direction
         self.transport = transport
         self.peer = peer
+        # set for registered extensions: every request of the call goes to this address
+        # (the one the phone sends from) instead of its Contact, which NAT may hide
+        self.flow: Addr | None = None
         self.rtp = rtp
         rtp.on_dtmf = self.on_dtmf
         rtp.call_id = call_id

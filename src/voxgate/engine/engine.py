@@ -268,8 +268,9 @@ class Engine:
         ring_timeout: float | None = 60.0,
     ) -> OutboundLeg:
         """Call a registered extension: the INVITE goes to the address its REGISTER came
-        from (what a NAT keeps open), with its Contact as the Request-URI. With several
-        live bindings the most recently refreshed one is called.
+        from (what a NAT keeps open), with its Contact as the Request-URI; so do the ACK,
+        BYE and every other request of the call, whatever Contact the phone answers
+        with. With several live bindings the most recently refreshed one is called.
 
         Raises :class:`NotRegistered` when the extension has no live binding, and
         :class:`AtCapacity` when the engine is full.
@@ -294,6 +295,7 @@ class Engine:
             codec=codec,
             ring_timeout=ring_timeout,
             label=f"extension {number}",
+            flow=binding.source,
         )
 
     async def _invite(
@@ -307,6 +309,7 @@ class Engine:
         codec: Codec,
         ring_timeout: float | None,
         label: str,
+        flow: Addr | None = None,
     ) -> OutboundLeg:
         transport = self.transports[trunk.transport.upper()]
         rtp = await self._new_rtp()
@@ -314,6 +317,7 @@ class Engine:
         leg = OutboundLeg(
             self, call_id=call_id, direction="outbound", transport=transport, peer=peer, rtp=rtp
         )
+        leg.flow = flow
         offer = make_offer(
             address=self.media_address,
             port=rtp.local[1],
@@ -471,6 +475,8 @@ class Engine:
             rtp=rtp,
         )
         leg.offer = offer  # type: ignore[assignment]
+        if self.registrations.is_source(txn.source, self.loop.time()):
+            leg.flow = txn.source  # a registered extension: requests go where it sends from
         leg.local_tag = generate_tag()
         leg.invite_txn = txn
         txn.on_event = leg.on_invite_server_event
@@ -529,12 +535,13 @@ class Engine:
         self, leg: Leg, request: SipRequest, on_event: Callable[[Event], None]
     ) -> None:
         assert leg.dialog is not None
-        addr = self._dialog_addr(leg.dialog, leg.peer)
+        addr = leg.flow or self._dialog_addr(leg.dialog, leg.peer)
         self.endpoint.send_request(request, transport=leg.transport, addr=addr, on_event=on_event)
 
     def send_ack(self, leg: Leg, ack: SipRequest) -> None:
         assert leg.dialog is not None
-        self.endpoint.send_stateless(ack, leg.transport, self._dialog_addr(leg.dialog, leg.peer))
+        addr = leg.flow or self._dialog_addr(leg.dialog, leg.peer)
+        self.endpoint.send_stateless(ack, leg.transport, addr)
 
     def send_in(
         self, dialog: Dialog, transport: SipTransport, request: SipRequest, fallback: Addr

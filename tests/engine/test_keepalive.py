@@ -43,8 +43,9 @@ async def test_trunk_up_while_it_answers_then_down_when_it_goes(transport: str) 
         assert a.trunk_state(trunk) == "unknown"
         await wait_state(a, trunk, "up", 2)
         assert a.trunk_state(plain) == "unknown"
-        monitor = a._monitors[trunk]
-        assert monitor.last_status == 200 and list(a._monitors) == [trunk]
+        monitor = a.trunk_monitors.get(trunk)
+        assert monitor is not None and monitor.last_status == 200
+        assert list(a.trunk_monitors) == [trunk]
         await asyncio.sleep(0.5)
         assert monitor.probes >= 3  # at once, then every 0.2 s
         await b.close()  # the far end goes away
@@ -54,7 +55,7 @@ async def test_trunk_up_while_it_answers_then_down_when_it_goes(transport: str) 
             assert took < 1.0
         # a trunk taken out of the list is no longer probed
         a.trunks.remove(trunk)
-        assert a.trunk_state(trunk) == "unknown" and trunk not in a._monitors
+        assert a.trunk_state(trunk) == "unknown" and a.trunk_monitors.get(trunk) is None
         assert monitor._stopped
 
 
@@ -93,7 +94,8 @@ async def test_any_final_response_means_up() -> None:
             trunk = Trunk("127.0.0.1", sock.getsockname()[1], keepalive=0.2)
             a.trunks.append(trunk)
             await wait_state(a, trunk, "up", 2)
-            assert a._monitors[trunk].last_status == 405
+            monitor = a.trunk_monitors.get(trunk)
+            assert monitor is not None and monitor.last_status == 405
     finally:
         server.cancel()
         sock.close()

@@ -127,6 +127,11 @@ def test_binding_keeps_source_transport_and_expiry() -> None:
     assert binding.contact == uri("sip:1001-x@10.0.0.2:5060")
     assert binding.source == NATTED and binding.transport == "TCP"
     assert binding.remaining(100.0) == 60 and binding.remaining(159.5) == 1
+    assert binding.remaining(160.0) == 0 and binding.remaining(500.0) == 0
+    # (now + 60) - now is 60.00000000000023 here: still 60 seconds granted, not 61
+    now = 1998.0194432403175
+    apply(table, register("<sip:1001@192.0.2.10:40000>;expires=60", cseq=2), now)
+    assert table.lookup("1001", now)[0].remaining(now) == 60
     assert table.lookup("1002", 100.0) == []
 
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 from voxgate.engine.call import SDP, Leg
 from voxgate.engine.endpoint import ServerTxn, SipEndpoint
-from voxgate.engine.keepalive import TrunkMonitor, TrunkState
+from voxgate.engine.keepalive import TrunkMonitors, TrunkState
 from voxgate.engine.mediaclock import MediaClock
 from voxgate.engine.registrar import PasswordLookup, Registrar
 from voxgate.engine.rtp_session import PortRange, RtpSession
@@ -108,7 +108,7 @@ class Engine:
             algorithms=self.config.digest_algorithms,
             policy=self.config.registration_expiry,
         )
-        self._monitors: dict[Trunk, TrunkMonitor] = {}
+        self.trunk_monitors = TrunkMonitors(self)
         self._housekeeping: Deadline | None = None
         self._next_purge = 0.0
         self.transports: dict[str, SipTransport] = {}
@@ -165,9 +165,7 @@ class Engine:
         for leg in list(self._legs.values()):
             if not leg.ended:
                 leg._local_hangup(16, "shutdown")
-        for monitor in self._monitors.values():
-            monitor.stop()
-        self._monitors.clear()
+        self.trunk_monitors.close()
         if self._housekeeping is not None:
             self._housekeeping.cancel()
         for _ in range(50):  # let BYE/CANCEL get their answers (bounded: 1 s)
@@ -387,23 +385,14 @@ class Engine:
     def trunk_state(self, trunk: Trunk) -> TrunkState:
         """``up``/``down`` from the OPTIONS keep-alive; ``unknown`` before the first
         answer or for a trunk without ``keepalive``."""
-        self._sync_monitors()
-        monitor = self._monitors.get(trunk)
-        return monitor.state if monitor is not None else "unknown"
-
-    def _sync_monitors(self) -> None:
-        """Monitor every trunk in ``self.trunks`` that has a keep-alive interval."""
-        if not self._started:
-            return
-        wanted = {t for t in self.trunks if t.keepalive}
-        for trunk in [t for t in self._monitors if t not in wanted]:
-            self._monitors.pop(trunk).stop()
-        for trunk in wanted - self._monitors.keys():
-            monitor = self._monitors[trunk] = TrunkMonitor(self, trunk)
-            monitor.start()
+        if self._started:
+            self.trunk_monitors.sync(self.trunks)
+        return self.trunk_monitors.state(trunk)
 
     def _housekeep(self) -> None:
-        self._sync_monitors()
+        """Every second: follow changes of ``self.trunks``; now and then drop expired
+        registrations of extensions nobody looked up."""
+        self.trunk_monitors.sync(self.trunks)
         now = self.loop.time()
         if now >= self._next_purge:
             self._next_purge = now + PURGE_EVERY

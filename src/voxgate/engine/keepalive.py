@@ -11,6 +11,7 @@ transactions. Changes of state are logged (``trunk_up`` / ``trunk_down``).
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Literal
 
 from voxgate.sip.events import Event, ResponseReceived, TransactionTimeout, TransportFailed
@@ -120,3 +121,38 @@ class TrunkMonitor:
             log.warning("trunk %s:%s is down (%s)", t.host, t.port, why, extra=extra)
         else:
             log.info("trunk %s:%s is up (%s)", t.host, t.port, why, extra=extra)
+
+
+class TrunkMonitors:
+    """One monitor per trunk that has a keep-alive interval (``sync`` with the list)."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self._by_trunk: dict[Trunk, TrunkMonitor] = {}
+
+    def __repr__(self) -> str:
+        return f"<TrunkMonitors {list(self._by_trunk.values())!r}>"
+
+    def __iter__(self) -> Iterator[Trunk]:
+        return iter(self._by_trunk)
+
+    def get(self, trunk: Trunk) -> TrunkMonitor | None:
+        return self._by_trunk.get(trunk)
+
+    def state(self, trunk: Trunk) -> TrunkState:
+        monitor = self._by_trunk.get(trunk)
+        return monitor.state if monitor is not None else "unknown"
+
+    def sync(self, trunks: Iterable[Trunk]) -> None:
+        """Start monitors for new trunks with ``keepalive``; stop those of trunks gone."""
+        wanted = {t for t in trunks if t.keepalive}
+        for trunk in [t for t in self._by_trunk if t not in wanted]:
+            self._by_trunk.pop(trunk).stop()
+        for trunk in wanted - self._by_trunk.keys():
+            monitor = self._by_trunk[trunk] = TrunkMonitor(self.engine, trunk)
+            monitor.start()
+
+    def close(self) -> None:
+        for monitor in self._by_trunk.values():
+            monitor.stop()
+        self._by_trunk.clear()

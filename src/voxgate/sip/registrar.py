@@ -78,8 +78,9 @@ class Binding:
     cseq: int
 
     def remaining(self, now: float) -> int:
-        """Whole seconds left (rounded up), 0 once expired."""
-        return max(0, math.ceil(self.expires_at - now))
+        """Whole seconds left (rounded up, ignoring float noise: a binding granted 60 s
+        has 60 left at once, not 61), 0 once expired."""
+        return max(0, math.ceil(self.expires_at - now - 1e-6))
 
     def alive(self, now: float) -> bool:
         return self.expires_at > now

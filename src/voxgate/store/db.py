@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
-from sqlalchemy import Connection, event
+from sqlalchemy import Connection, Engine, event
 from sqlalchemy.engine.interfaces import DBAPIConnection
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
@@ -106,6 +106,14 @@ class Database:
                 await tx.rollback()
                 raise
             await tx.commit()
+
+    @property
+    def write_engines(self) -> list[Engine]:
+        """The engines write transactions commit on, for commit listeners."""
+        engines = [self.engine.sync_engine]
+        if self._writer is not None:
+            engines.append(self._writer.sync_engine)
+        return engines
 
     @asynccontextmanager
     async def connect(self) -> AsyncIterator[AsyncConnection]:

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, event
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy import Connection, Engine, event
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from voxgate.calls.events import RecordedEvent
 from voxgate.clock import Clock, SystemClock
@@ -83,8 +83,11 @@ class Outbox:
         return f"<Outbox host={self.platform.public_host}>"
 
 
-def on_enqueue_commit(engine: AsyncEngine, wake: Any) -> Any:
-    """Call ``wake()`` after each commit that enqueued deliveries; return the listener."""
+def on_enqueue_commit(engines: Sequence[Engine], wake: Callable[[], object]) -> Callable[[], None]:
+    """Call ``wake()`` after each commit that enqueued deliveries; return the remover.
+
+    ``wake`` may be called from another thread (a store's writer thread).
+    """
 
     def _commit(conn: Connection) -> None:
         if conn.info.pop(WAKE_KEY, False):
@@ -93,11 +96,13 @@ def on_enqueue_commit(engine: AsyncEngine, wake: Any) -> Any:
     def _rollback(conn: Connection) -> None:
         conn.info.pop(WAKE_KEY, None)
 
-    event.listen(engine.sync_engine, "commit", _commit)
-    event.listen(engine.sync_engine, "rollback", _rollback)
+    for engine in engines:
+        event.listen(engine, "commit", _commit)
+        event.listen(engine, "rollback", _rollback)
 
     def remove() -> None:
-        event.remove(engine.sync_engine, "commit", _commit)
-        event.remove(engine.sync_engine, "rollback", _rollback)
+        for engine in engines:
+            event.remove(engine, "commit", _commit)
+            event.remove(engine, "rollback", _rollback)
 
     return remove

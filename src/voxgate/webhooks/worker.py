@@ -145,7 +145,9 @@ class DeliveryWorker:
                 ),
             )
         loop = asyncio.get_running_loop()
-        self._unlisten = on_enqueue_commit(self.db.engine, lambda: loop.call_soon(self.wake))
+        self._unlisten = on_enqueue_commit(
+            self.db.write_engines, lambda: loop.call_soon_threadsafe(self.wake)
+        )
         self._loop = asyncio.create_task(self._pump_loop(), name="webhooks")
         log.info("webhook worker started", extra={"action": "webhook_worker_started"})
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import socket
 from dataclasses import replace
 
@@ -35,7 +36,10 @@ def closed_port(kind: socket.SocketKind) -> int:
 
 
 @pytest.mark.parametrize("transport", ["udp", "tcp"])
-async def test_trunk_up_while_it_answers_then_down_when_it_goes(transport: str) -> None:
+async def test_trunk_up_while_it_answers_then_down_when_it_goes(
+    transport: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="voxgate.engine.keepalive")
     async with engine_pair(FAST) as (a, b):
         trunk = replace(b.trunk_to_me(transport), keepalive=0.2)
         plain = b.trunk_to_me(transport)  # no keep-alive: never probed
@@ -53,6 +57,9 @@ async def test_trunk_up_while_it_answers_then_down_when_it_goes(transport: str) 
         took = await wait_state(a, trunk, "down", 4)
         if transport == "tcp":
             assert took < 1.0
+        await asyncio.sleep(0.5)  # more probes fail: the change is logged once
+        changes = [(r.levelname, getattr(r, "action", "")) for r in caplog.records]
+        assert changes == [("INFO", "trunk_up"), ("WARNING", "trunk_down")]
         # a trunk taken out of the list is no longer probed
         a.trunks.remove(trunk)
         assert a.trunk_state(trunk) == "unknown" and a.trunk_monitors.get(trunk) is None

@@ -18,6 +18,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from sqlalchemy import Connection
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from voxgate.calls.events import EventSink, RecordedEvent
@@ -251,38 +252,18 @@ class CallAcceptor:
             return exc
 
     async def _write(self, batch: Sequence[_Pending]) -> list[BaseException | None]:
-        """One transaction for the batch; returns each request's refusal, or None."""
-        answers: list[BaseException | None] = []
+        """One transaction for the batch; returns each request's refusal, or None.
+
+        Checks and inserts are one synchronous function (on SQLite it runs whole on the
+        store's writer thread); requests with work of their own in the transaction (an
+        idempotency record, webhook deliveries) take an async transaction instead.
+        """
+        if not any(i.announce is not None or i.in_transaction is not None for i in batch):
+            answers, _ = await self.db.run_write(lambda conn: _decide_and_insert(conn, batch))
+            self.commits += 1
+            return answers
         async with self.db.begin() as conn:
-            taken = await self._taken_keys(conn, batch)
-            used = await self._used_today(conn, batch)
-            accepted: list[_Pending] = []
-            for item in batch:
-                keys = {r["dedupe_key"] for r in item.rows if r["dedupe_key"] is not None}
-                if keys & taken.get(item.tenant_id, set()):
-                    answers.append(DuplicateCall())
-                    continue
-                if item.daily_limit is not None:
-                    slot = (item.tenant_id, item.daily_limit.kind, _day_start(item.now))
-                    if used[slot] + len(item.rows) > item.daily_limit.limit:
-                        answers.append(
-                            DailyLimitReached(limit=item.daily_limit.limit, used=used[slot])
-                        )
-                        continue
-                    used[slot] += len(item.rows)
-                taken.setdefault(item.tenant_id, set()).update(keys)
-                accepted.append(item)
-                answers.append(None)
-            if accepted:
-                await repo.insert_calls(
-                    conn,
-                    [r for item in accepted for r in item.rows],
-                    [
-                        item.now if item.run_at is None else item.run_at
-                        for item in accepted
-                        for _ in item.rows
-                    ],
-                )
+            answers, accepted = await conn.run_sync(_decide_and_insert, batch)
             for item in accepted:
                 if item.announce is not None:
                     for row in item.rows:
@@ -293,32 +274,62 @@ class CallAcceptor:
         self.commits += 1
         return answers
 
-    async def _taken_keys(
-        self, conn: AsyncConnection, batch: Sequence[_Pending]
-    ) -> dict[str, set[str]]:
-        """Per tenant, the batch's duplicate keys that a stored call already holds."""
-        wanted: dict[tuple[str, float | None], set[str]] = {}
-        for item in batch:
-            if item.duplicate is None:
-                continue
-            since = None if item.duplicate.window is None else item.now - item.duplicate.window
-            wanted.setdefault((item.tenant_id, since), set()).update(
-                r["dedupe_key"] for r in item.rows
-            )
-        taken: dict[str, set[str]] = {}
-        for (tenant_id, since), keys in wanted.items():
-            found = await repo.duplicate_keys(conn, tenant_id, keys, since)
-            taken.setdefault(tenant_id, set()).update(found)
-        return taken
 
-    async def _used_today(
-        self, conn: AsyncConnection, batch: Sequence[_Pending]
-    ) -> dict[tuple[str, str, float], int]:
-        used: dict[tuple[str, str, float], int] = {}
-        for item in batch:
-            if item.daily_limit is None:
-                continue
+def _decide_and_insert(
+    conn: Connection, batch: Sequence[_Pending]
+) -> tuple[list[BaseException | None], list[_Pending]]:
+    """Refuse duplicates and requests over their daily limit, insert the rest."""
+    answers: list[BaseException | None] = []
+    taken = _taken_keys(conn, batch)
+    used = _used_today(conn, batch)
+    accepted: list[_Pending] = []
+    for item in batch:
+        keys = {r["dedupe_key"] for r in item.rows if r["dedupe_key"] is not None}
+        if keys & taken.get(item.tenant_id, set()):
+            answers.append(DuplicateCall())
+            continue
+        if item.daily_limit is not None:
             slot = (item.tenant_id, item.daily_limit.kind, _day_start(item.now))
-            if slot not in used:
-                used[slot] = await repo.count_since(conn, *slot)
-        return used
+            if used[slot] + len(item.rows) > item.daily_limit.limit:
+                answers.append(DailyLimitReached(limit=item.daily_limit.limit, used=used[slot]))
+                continue
+            used[slot] += len(item.rows)
+        taken.setdefault(item.tenant_id, set()).update(keys)
+        accepted.append(item)
+        answers.append(None)
+    if accepted:
+        repo.insert_calls(
+            conn,
+            [r for item in accepted for r in item.rows],
+            [
+                item.now if item.run_at is None else item.run_at
+                for item in accepted
+                for _ in item.rows
+            ],
+        )
+    return answers, accepted
+
+
+def _taken_keys(conn: Connection, batch: Sequence[_Pending]) -> dict[str, set[str]]:
+    """Per tenant, the batch's duplicate keys that a stored call already holds."""
+    wanted: dict[tuple[str, float | None], set[str]] = {}
+    for item in batch:
+        if item.duplicate is None:
+            continue
+        since = None if item.duplicate.window is None else item.now - item.duplicate.window
+        wanted.setdefault((item.tenant_id, since), set()).update(r["dedupe_key"] for r in item.rows)
+    taken: dict[str, set[str]] = {}
+    for (tenant_id, since), keys in wanted.items():
+        taken.setdefault(tenant_id, set()).update(repo.duplicate_keys(conn, tenant_id, keys, since))
+    return taken
+
+
+def _used_today(conn: Connection, batch: Sequence[_Pending]) -> dict[tuple[str, str, float], int]:
+    used: dict[tuple[str, str, float], int] = {}
+    for item in batch:
+        if item.daily_limit is None:
+            continue
+        slot = (item.tenant_id, item.daily_limit.kind, _day_start(item.now))
+        if slot not in used:
+            used[slot] = repo.count_since(conn, *slot)
+    return used

@@ -1,11 +1,15 @@
-"""Calls, their jobs and their events: the SQL side."""
+"""Calls, their jobs and their events: the SQL side.
+
+Accepting calls runs as one synchronous function (see ``Database.run_write``), so its
+statements here take a synchronous connection; the rest are async.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import Connection, func, insert, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from voxgate.store.schema import call_events, call_jobs, calls
@@ -13,15 +17,13 @@ from voxgate.store.schema import call_events, call_jobs, calls
 UNFINISHED = ("queued", "dialing", "ringing", "answered")
 
 
-async def insert_calls(
-    conn: AsyncConnection, rows: Sequence[dict[str, Any]], due: Sequence[float]
-) -> None:
+def insert_calls(conn: Connection, rows: Sequence[dict[str, Any]], due: Sequence[float]) -> None:
     """Insert calls, one queued job each and their first event, in the caller's transaction.
 
     Each call's job becomes due at its ``due`` time (a scheduled call), else at creation.
     """
-    await conn.execute(insert(calls), list(rows))
-    await conn.execute(
+    conn.execute(insert(calls), list(rows))
+    conn.execute(
         insert(call_jobs),
         [
             {
@@ -36,7 +38,7 @@ async def insert_calls(
             for r, run_at in zip(rows, due, strict=True)
         ],
     )
-    await conn.execute(
+    conn.execute(
         insert(call_events),
         [
             {
@@ -51,8 +53,8 @@ async def insert_calls(
     )
 
 
-async def duplicate_keys(
-    conn: AsyncConnection, tenant_id: str, keys: Iterable[str], since: float | None = None
+def duplicate_keys(
+    conn: Connection, tenant_id: str, keys: Iterable[str], since: float | None = None
 ) -> set[str]:
     """Which of ``keys`` a call of the tenant holds: an unfinished one, or since ``since``."""
     query = select(calls.c.dedupe_key).where(
@@ -62,10 +64,10 @@ async def duplicate_keys(
         query = query.where(calls.c.status.in_(UNFINISHED))
     else:
         query = query.where(calls.c.created_at >= since)
-    return {row[0] for row in await conn.execute(query.distinct())}
+    return {row[0] for row in conn.execute(query.distinct())}
 
 
-async def count_since(conn: AsyncConnection, tenant_id: str, kind: str, since: float) -> int:
+def count_since(conn: Connection, tenant_id: str, kind: str, since: float) -> int:
     query = (
         select(func.count())
         .select_from(calls)
@@ -75,7 +77,7 @@ async def count_since(conn: AsyncConnection, tenant_id: str, kind: str, since: f
             & (calls.c.created_at >= since)
         )
     )
-    return int((await conn.execute(query)).scalar_one())
+    return int(conn.execute(query).scalar_one())
 
 
 CALL_FIELDS = [c for c in calls.c if c.name not in ("dedupe_key",)]

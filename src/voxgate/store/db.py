@@ -7,13 +7,17 @@ import random
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Connection, Engine, event
 from sqlalchemy.engine.interfaces import DBAPIConnection
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.pool import ConnectionPoolEntry
+
+from voxgate.store.sqlite_writer import SqliteWriter, locked
+
+T = TypeVar("T")
 
 BUSY_TIMEOUT_MS = 10000
 
@@ -45,10 +49,6 @@ def _sqlite_begin_immediate(conn: Connection) -> None:
     conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
-def _locked(exc: OperationalError) -> bool:
-    return "locked" in str(exc.orig) or "busy" in str(exc.orig)
-
-
 class Database:
     """Wraps the async engine; ``begin()`` yields a connection inside one transaction."""
 
@@ -65,6 +65,7 @@ class Database:
         self.engine: AsyncEngine = create_async_engine(url, **kwargs)
         self._write_lock = asyncio.Lock()
         self._writer: AsyncEngine | None = None
+        self._sync_writer: SqliteWriter | None = None
         if self.is_sqlite:
             event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas(BUSY_TIMEOUT_MS))
             event.listen(self.engine.sync_engine, "begin", _sqlite_begin)
@@ -75,6 +76,9 @@ class Database:
             self._writer = create_async_engine(url, echo=echo, pool_size=1, max_overflow=1)
             event.listen(self._writer.sync_engine, "connect", _sqlite_pragmas(0))
             event.listen(self._writer.sync_engine, "begin", _sqlite_begin_immediate)
+            self._sync_writer = SqliteWriter(
+                url, on_connect=_sqlite_pragmas(0), busy_timeout=BUSY_TIMEOUT_MS / 1000, echo=echo
+            )
 
     @asynccontextmanager
     async def begin(self) -> AsyncIterator[AsyncConnection]:
@@ -97,7 +101,7 @@ class Database:
                     await tx.start()
                     break
                 except OperationalError as exc:
-                    if not _locked(exc) or time.monotonic() > deadline:
+                    if not locked(exc) or time.monotonic() > deadline:
                         raise
                     await asyncio.sleep(0.001 + random.random() * 0.001)
             try:
@@ -107,12 +111,26 @@ class Database:
                 raise
             await tx.commit()
 
+    async def run_write(self, fn: Callable[[Connection], T]) -> T:
+        """One write transaction that is a plain function of a synchronous connection.
+
+        On SQLite it runs whole on the writer thread (after this process's other writers);
+        on PostgreSQL on a pooled connection, each statement a round trip as usual.
+        """
+        if self._sync_writer is None:
+            async with self.engine.begin() as conn:
+                return await conn.run_sync(fn)
+        async with self._write_lock:
+            return await self._sync_writer.run(fn)
+
     @property
     def write_engines(self) -> list[Engine]:
         """The engines write transactions commit on, for commit listeners."""
         engines = [self.engine.sync_engine]
         if self._writer is not None:
             engines.append(self._writer.sync_engine)
+        if self._sync_writer is not None:
+            engines.append(self._sync_writer.engine)
         return engines
 
     @asynccontextmanager
@@ -124,6 +142,8 @@ class Database:
         await self.engine.dispose()
         if self._writer is not None:
             await self._writer.dispose()
+        if self._sync_writer is not None:
+            await self._sync_writer.close()
 
     def __repr__(self) -> str:
         return f"<Database {self.engine.url.render_as_string(hide_password=True)}>"

@@ -144,3 +144,33 @@ def test_a_failing_request_fails_alone(kind: str, tmp_path: Path) -> None:
     assert outcomes[7] == "boom"
     assert outcomes.count("ok") == 29
     assert stored == 29
+
+
+def test_sqlite_accept_waits_for_another_writer(tmp_path: Path) -> None:
+    """Another process's write lock is waited out (retried), not reported as an error."""
+    import sqlite3
+    import threading
+    import time
+
+    async def job(s: Services, tenant: str) -> tuple[float, int]:
+        other = sqlite3.connect(s.db.url.split("///", 1)[1], check_same_thread=False)
+        other.isolation_level = None
+        other.execute("BEGIN IMMEDIATE")  # holds the write lock, as another worker would
+        release = threading.Timer(0.3, lambda: other.execute("COMMIT"))
+        release.start()
+        started = time.monotonic()
+        await s.calls.accept(
+            tenant_id=tenant,
+            app_id=None,
+            dialect="huawei",
+            kind="notification",
+            new_calls=[_call("13600000001")],
+        )
+        waited = time.monotonic() - started
+        release.join()
+        other.close()
+        return waited, await _count(s, calls)
+
+    waited, stored = _run("sqlite", tmp_path, job)
+    assert stored == 1
+    assert waited >= 0.25  # it did wait for the other writer

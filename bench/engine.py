@@ -128,7 +128,7 @@ def pct(values: list[float], q: float) -> float:
 # -- (a) media pacing -------------------------------------------------------------------------
 async def _engine_pacing(
     n: int, seconds: float, answer_port: int
-) -> tuple[float, float, float, float, int]:
+) -> tuple[float, float, float, float, int, float]:
     config = EngineConfig(
         transports=("udp",),
         rtp_timeout=0,
@@ -162,13 +162,17 @@ async def _engine_pacing(
         if clock._handle is not None:
             clock._handle.cancel()
             clock._arm()
+        ticks, skips = clock.ticks, clock.skips
         await asyncio.sleep(seconds)
+        sent = (clock.ticks - ticks) / seconds  # packets the clock sent per second
+        if clock.skips != skips:
+            print(f"note: the media clock fell behind {clock.skips - skips} times", file=sys.stderr)
         clock._fire = fire  # type: ignore[method-assign]
         for task in players:
             task.cancel()
         await asyncio.gather(*(leg.hangup() for leg in legs), return_exceptions=True)
     p50, p99 = pct(lateness, 50) * 1000, pct(lateness, 99) * 1000
-    return p50, p99, bare_p50, bare_p99, sum(answered)
+    return p50, p99, bare_p50, bare_p99, sum(answered), sent
 
 
 async def _bare_pacing(targets: list[tuple[str, int]], seconds: float) -> tuple[float, float]:
@@ -208,11 +212,19 @@ def bench_pacing(counts: list[int], seconds: float) -> list[dict[str, Any]]:
         port = free_port()
         answerer = start_answerer(port, send_media=False)
         try:
-            p50, p99, b50, b99, up = asyncio.run(_engine_pacing(n, seconds, port))
+            p50, p99, b50, b99, up, sent = asyncio.run(_engine_pacing(n, seconds, port))
         finally:
             stop(answerer)
         out.append(
-            {"calls": n, "answered": up, "p50": p50, "p99": p99, "bare_p50": b50, "bare_p99": b99}
+            {
+                "calls": n,
+                "answered": up,
+                "sent": sent,
+                "p50": p50,
+                "p99": p99,
+                "bare_p50": b50,
+                "bare_p99": b99,
+            }
         )
     return out
 
@@ -394,7 +406,8 @@ def main() -> None:
     if "a" in only:
         for r in bench_pacing([int(x) for x in args.calls.split(",")], args.seconds):
             print(
-                f"(a) {r['calls']} calls playing ({r['answered']} answered): clock lateness "
+                f"(a) {r['calls']} calls playing ({r['answered']} answered, "
+                f"{r['sent']:.0f} packets/s): clock lateness "
                 f"p50 {r['p50']:.2f} ms p99 {r['p99']:.2f} ms; bare tick sender "
                 f"p50 {r['bare_p50']:.2f} ms p99 {r['bare_p99']:.2f} ms; "
                 f"p99 ratio {r['p99'] / max(r['bare_p99'], 1e-3):.1f}"

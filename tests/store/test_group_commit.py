@@ -33,6 +33,18 @@ def _call(number: str) -> NewCall:
     return NewCall(callee=number, caller=None, script=CallScript(steps=steps))
 
 
+async def _accept(s: Services, tenant: str, number: str, **options: Any) -> Accepted:
+    """One call to ``number``; ``options`` are the acceptor's (kind, duplicate, ...)."""
+    return await s.calls.accept(
+        tenant_id=tenant,
+        app_id=None,
+        dialect="huawei",
+        kind=options.pop("kind", "notification"),
+        new_calls=[_call(number)],
+        **options,
+    )
+
+
 async def _count(services: Services, table: Any) -> int:
     async with services.db.connect() as conn:
         return int((await conn.execute(select(func.count()).select_from(table))).scalar_one())
@@ -57,14 +69,7 @@ def test_concurrent_duplicates_accept_exactly_one(kind: str, tmp_path: Path) -> 
     async def job(s: Services, tenant: str) -> tuple[list[Any], int, int, int, int]:
         async def one(number: str) -> Accepted | BaseException:
             try:
-                return await s.calls.accept(
-                    tenant_id=tenant,
-                    app_id=None,
-                    dialect="huawei",
-                    kind="notification",
-                    new_calls=[_call(number)],
-                    duplicate=Duplicate(f"key-{number}"),
-                )
+                return await _accept(s, tenant, number, duplicate=Duplicate(f"key-{number}"))
             except DuplicateCall as exc:
                 return exc
 
@@ -93,12 +98,11 @@ def test_daily_limit_counts_calls_of_the_same_batch(kind: str, tmp_path: Path) -
     async def job(s: Services, tenant: str) -> tuple[int, int, int]:
         async def one(i: int) -> bool:
             try:
-                await s.calls.accept(
-                    tenant_id=tenant,
-                    app_id=None,
-                    dialect="huawei",
+                await _accept(
+                    s,
+                    tenant,
+                    f"1390000{i:04d}",
                     kind="bidirectional",
-                    new_calls=[_call(f"1390000{i:04d}")],
                     daily_limit=DailyLimit("bidirectional", 10),
                 )
                 return True
@@ -125,13 +129,8 @@ def test_a_failing_request_fails_alone(kind: str, tmp_path: Path) -> None:
 
         async def one(i: int) -> str:
             try:
-                await s.calls.accept(
-                    tenant_id=tenant,
-                    app_id=None,
-                    dialect="native",
-                    kind="script",
-                    new_calls=[_call(f"1370000{i:04d}")],
-                    in_transaction=explode if i == 7 else None,
+                await _accept(
+                    s, tenant, f"1370000{i:04d}", in_transaction=explode if i == 7 else None
                 )
                 return "ok"
             except Boom:
@@ -159,13 +158,7 @@ def test_sqlite_accept_waits_for_another_writer(tmp_path: Path) -> None:
         release = threading.Timer(0.3, lambda: other.execute("COMMIT"))
         release.start()
         started = time.monotonic()
-        await s.calls.accept(
-            tenant_id=tenant,
-            app_id=None,
-            dialect="huawei",
-            kind="notification",
-            new_calls=[_call("13600000001")],
-        )
+        await _accept(s, tenant, "13600000001")
         waited = time.monotonic() - started
         release.join()
         other.close()

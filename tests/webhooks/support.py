@@ -200,3 +200,17 @@ def wait_settled(p: Platform, call_id: str, timeout: float = 20.0) -> list[dict[
         if time.monotonic() > deadline:
             raise AssertionError(f"deliveries still pending: {items}")
         time.sleep(0.05)
+
+
+def post_native_call(hp: HookPlatform, tenant: Tenant, callback_url: str) -> str:
+    """Accept a call through the native API (the server announces ``call.queued``)."""
+    r = hp.p.http.post(
+        "/v1/calls",
+        json={
+            "script": {"steps": [{"op": "dial", "to": "88880000"}, {"op": "hangup"}]},
+            "callback_url": callback_url,
+        },
+        auth=(tenant.app_key, tenant.app_secret),
+    )
+    assert r.status_code == 201, r.text
+    return str(r.json()["id"])

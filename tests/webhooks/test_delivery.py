@@ -16,6 +16,7 @@ from tests.webhooks.support import (
     make_call,
     make_tenant,
     play,
+    post_native_call,
     wait_settled,
 )
 
@@ -196,16 +197,7 @@ def test_native_api_call_announces_call_queued(hp: HookPlatform) -> None:
     path = _prefix() + "/queued"
     t = make_tenant(hp.p)
     hp.p.run(lambda s: s.tenants.add_access_code(t.name, "640003"))
-    r = hp.p.http.post(
-        "/v1/calls",
-        json={
-            "script": {"steps": [{"op": "dial", "to": "88880000"}, {"op": "hangup"}]},
-            "callback_url": f"{hp.rx.base_url}{path}",
-        },
-        auth=(t.app_key, t.app_secret),
-    )
-    assert r.status_code == 201, r.text
-    call_id = r.json()["id"]
+    call_id = post_native_call(hp, t, f"{hp.rx.base_url}{path}")
     [d] = wait_settled(hp.p, call_id)
     assert d["status"] == "delivered"
     [got] = hp.rx.received(path)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.webhooks.support import hook_platform, make_tenant, wait_settled
+from tests.webhooks.support import hook_platform, make_tenant, post_native_call, wait_settled
 
 
 @pytest.mark.parametrize("kind", ["sqlite", "postgres"])
@@ -17,14 +17,6 @@ def test_commit_wakes_the_worker(kind: str, tmp_path: Path) -> None:
         t = make_tenant(hp.p)
         hp.p.run(lambda s: s.tenants.add_access_code(t.name, "640003"))
         for _ in range(3):  # the first, and later ones once the worker is idle again
-            r = hp.p.http.post(
-                "/v1/calls",
-                json={
-                    "script": {"steps": [{"op": "dial", "to": "88880000"}, {"op": "hangup"}]},
-                    "callback_url": f"{hp.rx.base_url}{path}",
-                },
-                auth=(t.app_key, t.app_secret),
-            )
-            assert r.status_code == 201, r.text
-            [d] = wait_settled(hp.p, r.json()["id"], timeout=10)
+            call_id = post_native_call(hp, t, f"{hp.rx.base_url}{path}")
+            [d] = wait_settled(hp.p, call_id, timeout=10)
             assert d["status"] == "delivered"

@@ -17,7 +17,8 @@ import random
 import struct
 
 from voxgate.rtp.dtmf import encode_digit
-from voxgate.rtp.packet import pack_rtp
+from voxgate.rtp.errors import RtpParseError
+from voxgate.rtp.packet import RtpPacket, pack_rtp
 from voxgate.rtp.rtcp import ReportBlock, SenderReport
 
 _HEADER = struct.Struct("!BBHII")
@@ -214,6 +215,12 @@ class RtpRelay:
         if len(data) < 12 or data[0] >> 6 != 2:
             self.dropped += 1
             return None
+        if data[0] != 0x80:  # CSRCs, an extension or padding: relay only what parses
+            try:
+                RtpPacket.parse(data)
+            except RtpParseError:
+                self.dropped += 1
+                return None
         b0, b1, seq, timestamp, ssrc = _HEADER.unpack_from(data)
         pt = b1 & 0x7F
         if self.payload_types is not None:

@@ -22,9 +22,7 @@ T = TypeVar("T")
 BUSY_TIMEOUT_MS = 10000
 
 
-def _sqlite_pragmas(
-    busy_timeout_ms: int, *, autocheckpoint: bool = True
-) -> Callable[[DBAPIConnection, ConnectionPoolEntry], None]:
+def _sqlite_pragmas(busy_timeout_ms: int) -> Callable[[DBAPIConnection, ConnectionPoolEntry], None]:
     def on_connect(dbapi_conn: DBAPIConnection, _record: ConnectionPoolEntry) -> None:
         # voxgate issues BEGIN itself (see _sqlite_begin); the driver must not.
         dbapi_conn.isolation_level = None
@@ -33,8 +31,6 @@ def _sqlite_pragmas(
         cur.execute("PRAGMA synchronous=NORMAL")
         cur.execute("PRAGMA foreign_keys=ON")
         cur.execute(f"PRAGMA busy_timeout={busy_timeout_ms}")
-        if not autocheckpoint:
-            cur.execute("PRAGMA wal_autocheckpoint=0")
         cur.close()
 
     return on_connect
@@ -78,14 +74,10 @@ class Database:
             # process holds the write lock: BEGIN IMMEDIATE fails at once and begin()
             # retries it every 1-2 ms. Once it holds the lock, nothing else can be busy.
             self._writer = create_async_engine(url, echo=echo, pool_size=1, max_overflow=1)
-            # Writers leave checkpoints (copying the WAL into the database file, with an
-            # fsync) to the writer's checkpoint thread: inside a commit they made one accept
-            # in a hundred wait 10-60 ms.
-            writer_pragmas = _sqlite_pragmas(0, autocheckpoint=False)
-            event.listen(self._writer.sync_engine, "connect", writer_pragmas)
+            event.listen(self._writer.sync_engine, "connect", _sqlite_pragmas(0))
             event.listen(self._writer.sync_engine, "begin", _sqlite_begin_immediate)
             self._sync_writer = SqliteWriter(
-                url, on_connect=writer_pragmas, busy_timeout=BUSY_TIMEOUT_MS / 1000, echo=echo
+                url, on_connect=_sqlite_pragmas(0), busy_timeout=BUSY_TIMEOUT_MS / 1000, echo=echo
             )
 
     @asynccontextmanager
@@ -130,11 +122,6 @@ class Database:
                 return await conn.run_sync(fn)
         async with self._write_lock:
             return await self._sync_writer.run(fn)
-
-    @property
-    def checkpoints(self) -> int:
-        """WAL checkpoints run by this process's checkpoint thread (SQLite; 0 otherwise)."""
-        return self._sync_writer.checkpoints if self._sync_writer is not None else 0
 
     @property
     def write_engines(self) -> list[Engine]:

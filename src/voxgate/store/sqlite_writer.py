@@ -9,9 +9,7 @@ start to finish on one writer thread and hand back its result once.
 from __future__ import annotations
 
 import asyncio
-import logging
 import random
-import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -23,7 +21,6 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.pool import ConnectionPoolEntry
 
 T = TypeVar("T")
-log = logging.getLogger(__name__)
 
 
 class SqliteWriter:
@@ -47,28 +44,10 @@ class SqliteWriter:
         event.listen(self.engine, "begin", _begin_immediate)
         self.busy_timeout = busy_timeout
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite-writer")
-        self.checkpoints = 0
-        path = sync_url.database
-        in_memory = not path or path == ":memory:" or "mode=memory" in path
-        self._checkpointer = None if in_memory else Checkpointer(self._checkpoint_on_writer)
 
     async def run(self, fn: Callable[[Connection], T]) -> T:
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._thread, self._transaction, fn)
-
-    def _checkpoint_on_writer(self) -> None:
-        """Called from the checkpoint thread: queue one checkpoint behind the writes."""
-        self._thread.submit(self._checkpoint).result()
-
-    def _checkpoint(self) -> None:
-        raw = self.engine.raw_connection()  # autocommit: no BEGIN around the pragma
-        try:
-            driver = raw.driver_connection
-            assert driver is not None
-            driver.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
-            self.checkpoints += 1
-        finally:
-            raw.close()
 
     def _transaction(self, fn: Callable[[Connection], T]) -> T:
         deadline = time.monotonic() + self.busy_timeout
@@ -86,39 +65,8 @@ class SqliteWriter:
 
     async def close(self) -> None:
         loop = asyncio.get_running_loop()
-        if self._checkpointer is not None:
-            await loop.run_in_executor(None, self._checkpointer.close)
         await loop.run_in_executor(self._thread, self.engine.dispose)
         self._thread.shutdown(wait=True)
-
-
-class Checkpointer:
-    """Every ``interval`` seconds, has the writer thread copy the WAL into the database file.
-
-    Writers run with ``wal_autocheckpoint=0``, so no commit pays for a checkpoint (an fsync
-    and a copy: one accept in a hundred used to wait 10-60 ms). The checkpoint runs on the
-    writer's own thread between transactions: a checkpoint that writers keep appending to
-    would never catch up, and the WAL would never restart. PASSIVE: it waits for no reader
-    and no other process, and does what it can.
-    """
-
-    def __init__(self, run: Callable[[], None], *, interval: float = 1.0) -> None:
-        self._run = run
-        self.interval = interval
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._loop, name="sqlite-checkpoint", daemon=True)
-        self._thread.start()
-
-    def _loop(self) -> None:
-        while not self._stop.wait(self.interval):
-            try:
-                self._run()
-            except Exception as exc:  # the next round tries again
-                log.warning("WAL checkpoint failed: %s", exc, extra={"action": "checkpoint"})
-
-    def close(self) -> None:
-        self._stop.set()
-        self._thread.join(10)
 
 
 def _begin_immediate(conn: Connection) -> None:

@@ -110,7 +110,6 @@ class _Pending:
     """One accept request waiting for the next group commit."""
 
     tenant_id: str
-    kind: str
     now: float
     rows: list[dict[str, Any]]
     duplicate: Duplicate | None
@@ -188,7 +187,6 @@ class CallAcceptor:
             )
         pending = _Pending(
             tenant_id=tenant_id,
-            kind=kind,
             now=now,
             rows=rows,
             duplicate=duplicate,
@@ -289,7 +287,7 @@ def _decide_and_insert(
             answers.append(DuplicateCall())
             continue
         if item.daily_limit is not None:
-            slot = (item.tenant_id, item.daily_limit.kind, _day_start(item.now))
+            slot = _limit_slot(item, item.daily_limit)
             if used[slot] + len(item.rows) > item.daily_limit.limit:
                 answers.append(DailyLimitReached(limit=item.daily_limit.limit, used=used[slot]))
                 continue
@@ -324,12 +322,17 @@ def _taken_keys(conn: Connection, batch: Sequence[_Pending]) -> dict[str, set[st
     return taken
 
 
+def _limit_slot(item: _Pending, limit: DailyLimit) -> tuple[str, str, float]:
+    """What a daily limit counts: the tenant's calls of one kind since the day began."""
+    return item.tenant_id, limit.kind, _day_start(item.now)
+
+
 def _used_today(conn: Connection, batch: Sequence[_Pending]) -> dict[tuple[str, str, float], int]:
     used: dict[tuple[str, str, float], int] = {}
     for item in batch:
         if item.daily_limit is None:
             continue
-        slot = (item.tenant_id, item.daily_limit.kind, _day_start(item.now))
+        slot = _limit_slot(item, item.daily_limit)
         if slot not in used:
             used[slot] = repo.count_since(conn, *slot)
     return used

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import random
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -15,7 +14,7 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.pool import ConnectionPoolEntry
 
-from voxgate.store.sqlite_writer import SqliteWriter, locked
+from voxgate.store.sqlite_writer import SqliteWriter, begin_immediate, lock_retry_delay, locked
 
 T = TypeVar("T")
 
@@ -38,15 +37,6 @@ def _sqlite_pragmas(busy_timeout_ms: int) -> Callable[[DBAPIConnection, Connecti
 
 def _sqlite_begin(conn: Connection) -> None:
     conn.exec_driver_sql("BEGIN")
-
-
-def _sqlite_begin_immediate(conn: Connection) -> None:
-    """Write transactions take the write lock up front.
-
-    A deferred transaction that reads and then writes can fail at once with SQLITE_BUSY
-    when another process wrote in between; BEGIN IMMEDIATE takes the lock first.
-    """
-    conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 class Database:
@@ -73,11 +63,12 @@ class Database:
             # busy handler, which sleeps ever longer (up to 100 ms a round) while another
             # process holds the write lock: BEGIN IMMEDIATE fails at once and begin()
             # retries it every 1-2 ms. Once it holds the lock, nothing else can be busy.
+            writer_pragmas = _sqlite_pragmas(0)
             self._writer = create_async_engine(url, echo=echo, pool_size=1, max_overflow=1)
-            event.listen(self._writer.sync_engine, "connect", _sqlite_pragmas(0))
-            event.listen(self._writer.sync_engine, "begin", _sqlite_begin_immediate)
+            event.listen(self._writer.sync_engine, "connect", writer_pragmas)
+            event.listen(self._writer.sync_engine, "begin", begin_immediate)
             self._sync_writer = SqliteWriter(
-                url, on_connect=_sqlite_pragmas(0), busy_timeout=BUSY_TIMEOUT_MS / 1000, echo=echo
+                url, on_connect=writer_pragmas, busy_timeout=BUSY_TIMEOUT_MS / 1000, echo=echo
             )
 
     @asynccontextmanager
@@ -103,7 +94,7 @@ class Database:
                 except OperationalError as exc:
                     if not locked(exc) or time.monotonic() > deadline:
                         raise
-                    await asyncio.sleep(0.001 + random.random() * 0.001)
+                    await asyncio.sleep(lock_retry_delay())
             try:
                 yield conn
             except BaseException:

@@ -41,7 +41,7 @@ class SqliteWriter:
         sync_url = make_url(url).set(drivername="sqlite+pysqlite")
         self.engine: Engine = create_engine(sync_url, echo=echo, pool_size=1, max_overflow=0)
         event.listen(self.engine, "connect", on_connect)
-        event.listen(self.engine, "begin", _begin_immediate)
+        event.listen(self.engine, "begin", begin_immediate)
         self.busy_timeout = busy_timeout
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite-writer")
 
@@ -59,7 +59,7 @@ class SqliteWriter:
                 except OperationalError as exc:
                     if not locked(exc) or time.monotonic() > deadline:
                         raise
-                    time.sleep(0.001 + random.random() * 0.001)
+                    time.sleep(lock_retry_delay())
             with tx:
                 return fn(conn)
 
@@ -69,8 +69,18 @@ class SqliteWriter:
         self._thread.shutdown(wait=True)
 
 
-def _begin_immediate(conn: Connection) -> None:
+def begin_immediate(conn: Connection) -> None:
+    """Write transactions take the write lock up front.
+
+    A deferred transaction that reads and then writes can fail at once with SQLITE_BUSY
+    when another process wrote in between; BEGIN IMMEDIATE takes the lock first.
+    """
     conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def lock_retry_delay() -> float:
+    """How long to wait before trying the write lock again: 1-2 ms, spread."""
+    return 0.001 + random.random() * 0.001
 
 
 def locked(exc: OperationalError) -> bool:

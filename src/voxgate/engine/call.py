@@ -24,6 +24,7 @@ from voxgate.engine.events import (
     LegEvent,
     Side,
 )
+from voxgate.engine.reinvite import MediaTarget, ReinviteClient, ReinviteResult
 from voxgate.engine.rtp_session import RtpSession
 from voxgate.media import tones
 from voxgate.media.g711 import encode
@@ -100,7 +101,9 @@ class Leg:
         self._digit_event = asyncio.Event()
         self._record_path: Path | None = None
         self._record_task: asyncio.Task[None] | None = None
-        self._sdp_version = 1
+        self.sdp_version = 1  # of the last SDP we sent (o= line)
+        self._session_id: int | None = None
+        self.reinvites = ReinviteClient(self)
         self.invite_txn: ServerTxn | None = None  # inbound: the INVITE we answer
         self._reinvite_txn: ServerTxn | None = None  # the last re-INVITE we answered 200
         self.bridge: Bridge | None = None
@@ -139,6 +142,10 @@ class Leg:
     @property
     def ended(self) -> bool:
         return self.state == "ended"
+
+    @property
+    def ended_future(self) -> asyncio.Future[Hangup]:
+        return self._ended
 
     # -- media API ------------------------------------------------------------------------
     async def play(self, audio: TelephoneAudio) -> None:
@@ -204,9 +211,19 @@ class Leg:
 
     def record(self, path: str | Path, *, both: bool = False) -> None:
         """Record what the peer sends (``both``: stereo, peer left and what we send right)
-        into a WAV file written when the leg ends."""
+        into a WAV file written when the leg ends.
+
+        A leg bridged with direct media moves its bridge back to relay first (by
+        re-INVITEs): the recording holds what arrives once the media flows through us again.
+        """
         self._record_path = Path(path)
         self.rtp.start_recording(sent=both)
+        if self.bridge is not None:
+            self.bridge.relay_needed(f"recording on {self.call_id}")
+
+    @property
+    def recording(self) -> bool:
+        return self._record_path is not None
 
     def on_dtmf(self, key: str, source: DtmfSource) -> None:
         if self.ended:
@@ -290,6 +307,13 @@ class Leg:
             self._answered.set_result(True)
 
     # -- requests inside the dialog ---------------------------------------------------------
+    async def reinvite(self, target: MediaTarget | None = None) -> ReinviteResult:
+        """Send a re-INVITE offering ``target`` (another party's media address: direct
+        media), or by default our own RTP socket; see :mod:`voxgate.engine.reinvite`."""
+        if self.state != "answered" or self.dialog is None:
+            raise LegError(f"cannot re-INVITE a leg that is {self.state}")
+        return await self.reinvites.send(target)
+
     def on_request(self, request: SipRequest, txn: ServerTxn) -> None:
         dialog = self.dialog
         assert dialog is not None
@@ -304,6 +328,9 @@ class Leg:
             cause = reason_cause(request) or 16
             self.finish(200 if self.state == "answered" else 487, cause, "remote", "bye")
         elif method == "INVITE":
+            if self.reinvites.pending:  # glare: ours is in progress (RFC 3261 §14.2)
+                txn.respond(make_response(request, 491))
+                return
             self._on_reinvite(request, txn)
         elif method == "INFO":
             key = info_dtmf(request)
@@ -321,13 +348,13 @@ class Leg:
             return
         try:
             offer = parse_sdp(request.body)
-            self._sdp_version += 1
+            self.sdp_version += 1
             answer, params = make_answer(
                 offer,
                 address=self.engine.media_address,
                 port=self.rtp.local[1],
-                session_id=self._session_id,
-                version=self._sdp_version,
+                session_id=self.session_id,
+                version=self.sdp_version,
                 preference=self.engine.codec_list(self.rtp.codec),
             )
         except RemoteProtocolError as exc:
@@ -338,6 +365,7 @@ class Leg:
         self.rtp.configure(params)
         assert self.dialog is not None
         self._reinvite_txn = txn
+        self.reinvites.acked.clear()
         txn.respond(
             make_response(
                 request,
@@ -348,10 +376,16 @@ class Leg:
                 content_type=SDP,
             )
         )
+        if self.bridge is not None:
+            self.bridge.peer_moved(self)  # its media comes to us again
 
     @property
-    def _session_id(self) -> int:
-        return abs(hash(self.call_id)) % 10**9
+    def session_id(self) -> int:
+        """Our o= session id, the same in every SDP of this call (RFC 3264 §8)."""
+        if self._session_id is None:
+            sent = self.local_sdp.session_id if self.local_sdp is not None else None
+            self._session_id = sent if sent is not None else abs(hash(self.call_id)) % 10**9
+        return self._session_id
 
     def on_ack(self, ack: SipRequest) -> None:
         """An ACK for a 2xx we sent (initial INVITE or re-INVITE): it stops the 2xx
@@ -359,6 +393,7 @@ class Leg:
         for txn in (self.invite_txn, self._reinvite_txn):
             if txn is not None and ack.cseq.number == txn.request.cseq.number:
                 self.engine.endpoint.deliver_ack(txn, ack)
+                self.reinvites.acked.set()
                 return
 
     def on_invite_server_event(self, event: Event) -> None:

@@ -8,6 +8,10 @@ address the peer really sends from (symmetric RTP), which may differ from its SD
 Telephone-events go through ``DtmfReceiver`` (each key once); audio is decoded for the
 in-band detector (until the peer shows it sends RFC 4733) and the recorder. A leg that
 receives nothing for ``timeout`` seconds while it expects media is reported dead.
+
+Direct media (``set_direct``): the peer was re-INVITEd to exchange media with another
+party. The socket stays open, but nothing is sent (neither our stream nor relayed packets)
+and silence is not taken for a dead call: nothing is expected here any more.
 """
 
 from __future__ import annotations
@@ -130,6 +134,7 @@ class RtpSession(asyncio.DatagramProtocol):
         self.bridged_to: RtpSession | None = None
         self._relay: RtpRelay | None = None
         self.relayed = False  # True while a bridge feeds this leg's stream
+        self.direct = False  # the peer's media goes to another party (direct media)
 
     def __repr__(self) -> str:
         remote = "-" if self.remote is None else f"{self.remote[0]}:{self.remote[1]}"
@@ -304,12 +309,29 @@ class RtpSession(asyncio.DatagramProtocol):
         """A packet relayed from the bridged leg; our own sending pauses meanwhile."""
         self.relayed = True
         if self._transport is not None and self.remote is not None and self._send:
+            if self.direct:
+                return  # the peer listens to another party now
             self._transport.sendto(data, self.remote)
 
     def unbridged(self) -> None:
         """The bridge is gone: resume our own stream, re-stamped from real time."""
         self.relayed = False
         self._restamp = True
+
+    def set_direct(self, direct: bool) -> None:
+        """Direct media on: send nothing and expect nothing (no inactivity timeout). Off: the
+        peer sends to us again; sending resumes re-stamped, the timeout counts from now."""
+        if direct == self.direct:
+            return
+        self.direct = direct
+        if not direct:
+            self._restamp = True
+            self._last_rx = self._loop.time()
+        log.info(
+            "direct media %s",
+            "on" if direct else "off",
+            extra={"action": "rtp_direct", "call_id": self.call_id, "direct": direct},
+        )
 
     # -- the clock's callbacks ---------------------------------------------------------
     def skipped(self) -> None:
@@ -320,7 +342,14 @@ class RtpSession(asyncio.DatagramProtocol):
         if self._ticks % 5 == 0:
             self._housekeeping(now)
         out, transport, remote = self.out, self._transport, self.remote
-        if not self._send or out is None or transport is None or remote is None or self.relayed:
+        if (
+            not self._send
+            or out is None
+            or transport is None
+            or remote is None
+            or self.relayed
+            or self.direct
+        ):
             return
         if self._events:
             for packet in self._events.popleft():
@@ -357,6 +386,7 @@ class RtpSession(asyncio.DatagramProtocol):
             self.on_dtmf(digit.key, "rfc4733")
         if (
             self._receive
+            and not self.direct
             and self.timeout > 0
             and now - self._last_rx > self.timeout
             and not (self.params is not None and self.params.remote_hold)

@@ -62,7 +62,7 @@ class InboundLeg(Leg):
                 self.offer,
                 address=self.engine.media_address,
                 port=self.rtp.local[1],
-                session_id=self._session_id,
+                session_id=self.session_id,
                 preference=self.engine.codec_list(None),
             )
         except RemoteProtocolError as exc:
@@ -72,6 +72,7 @@ class InboundLeg(Leg):
         self.dialog = Dialog.from_uas(txn.request, local_tag=self.local_tag, local_contact=contact)
         self.engine.register_dialog(self)
         self.local_sdp = answer
+        self.reinvites.acked.clear()  # no re-INVITE of ours before the caller's ACK
         txn.respond(
             make_response(
                 txn.request,

@@ -7,6 +7,7 @@ INFO...) with the right Request-URI and Route set, and checks those we receive.
 
 from __future__ import annotations
 
+import random
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from enum import Enum
@@ -222,6 +223,15 @@ class Dialog:
             if self.role is Role.UAC and response.record_route:
                 self.route_set = list(reversed(response.record_route))
             self.state = DialogState.CONFIRMED
+
+    def glare_retry_delay(self, rng: random.Random) -> float:
+        """Seconds to wait before sending again a re-INVITE answered 491 (RFC 3261 §14.1):
+        2.1-4 s for the owner of the Call-ID (the UAC of the first INVITE), 0-2 s for the
+        other side, in units of 10 ms. ``rng`` is the caller's: this module reads no clock
+        and no entropy of its own."""
+        if self.role is Role.UAC:
+            return rng.randrange(210, 401) / 100
+        return rng.randrange(0, 201) / 100
 
     def confirm(self) -> None:
         """UAS side: our 2xx went out; the dialog is confirmed."""

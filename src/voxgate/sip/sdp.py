@@ -89,6 +89,16 @@ class SessionDescription:
                 return key
         return None
 
+    @property
+    def session_id(self) -> int | None:
+        """The ``o=`` session id (kept for the whole session, RFC 3264 §8), if numeric."""
+        return _origin_number(self.origin, 1)
+
+    @property
+    def version(self) -> int | None:
+        """The ``o=`` version (one more for each new offer or answer), if numeric."""
+        return _origin_number(self.origin, 2)
+
     def to_bytes(self) -> bytes:
         lines = ["v=0", f"o={self.origin}", f"s={self.name}"]
         if self.connection:
@@ -103,6 +113,13 @@ class SessionDescription:
         return ("\r\n".join(lines) + "\r\n").encode()
 
     __bytes__ = to_bytes
+
+
+def _origin_number(origin: str, index: int) -> int | None:
+    parts = origin.split()
+    if len(parts) < 6 or not parts[index].isdigit():
+        return None
+    return int(parts[index])
 
 
 def _attr_line(key: str, value: str | None) -> str:

@@ -52,7 +52,7 @@ def _port_free(port: int) -> bool:
 
 @dataclass
 class Sipp:
-    """One SIPp process running a scenario as UAS (``-m 1``: one call, then exit)."""
+    """One SIPp process running a scenario (by default ``-m 1``: one call, then exit)."""
 
     scenario: str
     workdir: Path
@@ -62,6 +62,9 @@ class Sipp:
     port: int = 0
     media_port: int = 0
     remote: str | None = None  # as UAC: the address to call
+    calls: int = 1  # -m: calls to place or answer before exiting
+    extra: list[str] = field(default_factory=list)  # more SIPp options (-r, -l, ...)
+    trace: bool = True  # log every message (too slow for thousands of calls)
     proc: subprocess.Popen[bytes] | None = None
 
     def start(self) -> Sipp:
@@ -88,12 +91,12 @@ class Sipp:
             "-t",
             "t1" if self.transport == "tcp" else "u1",
             "-m",
-            "1",
+            str(self.calls),
             "-timeout",
             f"{int(self.timeout)}s",
             "-timeout_error",
             "-nostdin",
-            "-trace_msg",
+            *(["-trace_msg"] if self.trace else []),
             "-trace_err",
             "-message_file",
             str(self.workdir / "sipp_messages.log"),
@@ -102,6 +105,7 @@ class Sipp:
         ]
         for name, value in keys.items():
             cmd += ["-key", name, value]
+        cmd += self.extra
         self.proc = subprocess.Popen(
             cmd,
             cwd=self.workdir,

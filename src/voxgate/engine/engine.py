@@ -18,6 +18,7 @@ from voxgate.engine.call import SDP, Leg
 from voxgate.engine.endpoint import ServerTxn, SipEndpoint
 from voxgate.engine.keepalive import TrunkMonitors, TrunkState
 from voxgate.engine.mediaclock import MediaClock
+from voxgate.engine.overload import Admission
 from voxgate.engine.registrar import PasswordLookup, Registrar
 from voxgate.engine.rtp_session import PortRange, RtpSession
 from voxgate.engine.timers import Deadline, TimerHeap
@@ -39,6 +40,7 @@ from voxgate.sip.message import (
     make_request,
     make_response,
 )
+from voxgate.sip.quick import is_ack_with_tag, new_invite
 from voxgate.sip.registrar import ExpiryPolicy, LocationTable
 from voxgate.sip.sdp import PCMA, PCMU, make_offer, parse_sdp
 from voxgate.sip.sdp import Codec as SdpCodec
@@ -65,6 +67,11 @@ class EngineConfig:
     # 503 + Retry-After and dial() raises AtCapacity, so overload is shed, not queued
     max_calls: int = 1000
     retry_after: int = 5  # seconds, in the Retry-After of a 503
+    # overload by load (see engine.overload): the delay, in seconds, that SIP datagrams
+    # and timers may run late before new calls are admitted at a reduced rate; a new UDP
+    # INVITE past it gets a stateless 503 + Retry-After and dial() raises AtCapacity.
+    # 0 disables.
+    shed_delay: float = 0.05
     timers: Timers = DEFAULT_TIMERS
     user_agent: str = "voxgate"
     # registrar (used once Engine.extension_password is set)
@@ -93,6 +100,8 @@ class NotRegistered(Exception):
 
 HOUSEKEEPING = 1.0  # seconds between trunk-monitor syncs (and registration purges)
 PURGE_EVERY = 60.0
+LAG_PROBE = 0.05  # seconds between two measurements of timer lateness
+SHED_TAG = b"vxshed"  # To-tag prefix of stateless refusals (their ACKs are dropped unread)
 
 
 class Engine:
@@ -119,7 +128,9 @@ class Engine:
         self._incoming: asyncio.Queue[InboundLeg] | None = None
         self.rejected_sources = 0
         self.shed_invites = 0  # INVITEs refused with 503 because the engine was full
-        self._admitting = 0  # INVITEs accepted but not yet tracked as legs
+        self.admission = Admission(self.config.shed_delay)
+        self._lag_probe: Deadline | None = None
+        self._admitting: set[str] = set()  # Call-IDs of INVITEs admitted, legs not yet made
         self._started = False
 
     def __repr__(self) -> str:
@@ -140,7 +151,7 @@ class Engine:
             port = cfg.sip_port
             try:
                 if "udp" in cfg.transports:
-                    udp = await UdpTransport.bind(cfg.host, port, on_message)
+                    udp = await UdpTransport.bind(cfg.host, port, self._on_datagram)
                     self.transports["UDP"] = udp
                     port = port or udp.local[1]
                 if "tcp" in cfg.transports:
@@ -157,6 +168,7 @@ class Engine:
                     raise
         self._started = True
         self._housekeep()
+        self._probe_lag(self.loop.time())
         log.info("engine listening", extra={"action": "engine_started", "engine": repr(self)})
 
     async def close(self) -> None:
@@ -168,6 +180,8 @@ class Engine:
         self.trunk_monitors.close()
         if self._housekeeping is not None:
             self._housekeeping.cancel()
+        if self._lag_probe is not None:
+            self._lag_probe.cancel()
         for _ in range(50):  # let BYE/CANCEL get their answers (bounded: 1 s)
             if not self.endpoint.pending_clients(ignore=frozenset({"OPTIONS"})):
                 break
@@ -239,9 +253,10 @@ class Engine:
     ) -> OutboundLeg:
         """Send an INVITE for ``dest`` through ``trunk``; the leg reports what follows.
 
-        Raises :class:`AtCapacity` when the engine already carries ``max_calls`` calls.
+        Raises :class:`AtCapacity` when the engine already carries ``max_calls`` calls
+        or is running behind (see ``shed_delay``).
         """
-        if self.at_capacity:
+        if self.at_capacity or not self.admission.admit(self.loop.time()):
             raise AtCapacity(self.config.max_calls)
         transport = self.transports[trunk.transport.upper()]
         peer = await self._resolve(trunk.host, trunk.port)
@@ -271,9 +286,9 @@ class Engine:
         with. With several live bindings the most recently refreshed one is called.
 
         Raises :class:`NotRegistered` when the extension has no live binding, and
-        :class:`AtCapacity` when the engine is full.
+        :class:`AtCapacity` when the engine is full or running behind.
         """
-        if self.at_capacity:
+        if self.at_capacity or not self.admission.admit(self.loop.time()):
             raise AtCapacity(self.config.max_calls)
         bindings = self.registrations.lookup(number, self.loop.time())
         if not bindings:
@@ -352,7 +367,7 @@ class Engine:
 
     @property
     def active_calls(self) -> int:
-        return len(self._legs) + self._admitting
+        return len(self._legs) + len(self._admitting)
 
     @property
     def at_capacity(self) -> bool:
@@ -361,6 +376,46 @@ class Engine:
     def _track(self, leg: Leg) -> None:
         self._legs[leg.call_id] = leg
         self.endpoint.traces[leg.call_id] = leg.trace
+
+    # -- overload ---------------------------------------------------------------------------
+    def _on_datagram(
+        self, data: bytes, source: Addr, transport: UdpTransport, waited: float
+    ) -> None:
+        """A UDP datagram, before any parsing: new INVITEs are refused here, statelessly,
+        while the engine runs behind; everything else goes to the endpoint."""
+        admission = self.admission
+        if admission.enabled:
+            admission.observe(waited)
+            if data.startswith(b"INVITE "):
+                invite = new_invite(data)
+                # a retransmission of an INVITE already admitted belongs to its transaction
+                if (
+                    invite is not None
+                    and not self._knows(invite.call_id)
+                    and not admission.admit(self.loop.time(), waited)
+                ):
+                    refusal = invite.refusal(
+                        source,
+                        tag=SHED_TAG + generate_tag()[:8].encode(),
+                        headers=((b"Retry-After", str(self.config.retry_after).encode()),),
+                    )
+                    if refusal is not None:
+                        self.shed_invites += 1
+                        admission.shed += 1
+                        transport.send(*refusal)
+                        return
+            elif admission.shed and data.startswith(b"ACK ") and is_ack_with_tag(data, SHED_TAG):
+                return  # the ACK of a stateless refusal: nothing to do
+        self.endpoint.on_message(data, source, transport)
+
+    def _knows(self, call_id: str) -> bool:
+        return call_id in self._legs or call_id in self._admitting
+
+    def _probe_lag(self, due: float) -> None:
+        now = self.loop.time()
+        self.admission.observe(now - due)
+        due = now + LAG_PROBE
+        self._lag_probe = self.heap.call_at(due, lambda: self._probe_lag(due))
 
     # -- answering calls --------------------------------------------------------------------
     async def incoming(self, timeout: float | None = None) -> InboundLeg:  # noqa: ASYNC109
@@ -441,7 +496,7 @@ class Engine:
             retry = [("Retry-After", str(self.config.retry_after))]
             txn.respond(make_response(request, 503, to_tag=generate_tag(), headers=retry))
             return
-        self._admitting += 1
+        self._admitting.add(request.call_id)
         self._spawn(self._accept(request, txn, offer))
 
     async def _accept(self, request: SipRequest, txn: ServerTxn, offer: object) -> None:
@@ -451,7 +506,7 @@ class Engine:
             txn.respond(make_response(request, 503, to_tag=generate_tag()))
             return
         finally:
-            self._admitting -= 1
+            self._admitting.discard(request.call_id)
         if txn.txn.last_response is not None and txn.txn.last_response.status >= 200:
             rtp.close()  # cancelled while we were binding
             return

@@ -1,17 +1,22 @@
 """SIP transports: UDP datagrams and TCP streams (framed with ``sip.StreamFramer``).
 
 A transport only moves bytes. Every complete message goes to the endpoint's
-``on_message(data, source, transport)``; the endpoint parses it, answers errors and
-never lets an exception reach the event loop. Over TCP a message to an address with no
-open connection opens one; responses go back over the connection the request came on.
+``on_message(data, source, transport)`` (over UDP by way of the engine, which first
+sees how long the datagram waited: see ``engine.overload``); the endpoint parses it,
+answers errors and never lets an exception reach the event loop. Over TCP a message to
+an address with no open connection opens one; responses go back over the connection the
+request came on.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import socket
+import struct
+import time
 from collections.abc import Callable
-from typing import Any, Protocol, cast
+from typing import Protocol
 
 from voxgate.sip.errors import RemoteProtocolError
 from voxgate.sip.message import StreamFramer
@@ -35,43 +40,95 @@ MessageHandler = Callable[[bytes, Addr, SipTransport], None]
 ErrorHandler = Callable[[Addr], None]
 
 
-class UdpTransport(asyncio.DatagramProtocol):
+# Linux's SO_TIMESTAMPNS (not exported by the socket module): the kernel stamps each
+# datagram with its receive time, so we know how long it waited for us.
+SO_TIMESTAMPNS = 35
+_STAMP = struct.Struct("qq")
+_ANCILLARY = socket.CMSG_SPACE(_STAMP.size)
+READ_BATCH = 64  # datagrams read per readiness callback before other work gets a turn
+MAX_DATAGRAM = 65535
+
+DatagramHandler = Callable[[bytes, Addr, "UdpTransport", float], None]
+
+
+class UdpTransport:
+    """A UDP socket read in batches straight from the event loop's selector.
+
+    Each datagram goes to ``on_datagram(data, source, transport, waited)`` with the
+    seconds it waited in the socket's receive queue. With ``reuse_port`` several
+    processes bind the same address and the kernel spreads peers over them.
+    """
+
     name = "UDP"
     reliable = False
 
-    def __init__(self, on_message: MessageHandler) -> None:
-        self._on_message = on_message
-        self._transport: asyncio.DatagramTransport | None = None
-        self.local: Addr = ("0.0.0.0", 0)
+    def __init__(self, sock: socket.socket, on_datagram: DatagramHandler) -> None:
+        self._sock = sock
+        self._on_datagram = on_datagram
+        self._loop = asyncio.get_running_loop()
+        name = sock.getsockname()
+        self.local: Addr = (str(name[0]), int(name[1]))
         self.received = 0
+        self.send_errors = 0
+        self._stamped = True
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
+        except OSError:
+            self._stamped = False
+        self._loop.add_reader(sock.fileno(), self._read_ready)
 
     @classmethod
-    async def bind(cls, host: str, port: int, on_message: MessageHandler) -> UdpTransport:
-        loop = asyncio.get_running_loop()
-        _, proto = await loop.create_datagram_endpoint(
-            lambda: cls(on_message), local_addr=(host, port)
+    async def bind(
+        cls, host: str, port: int, on_datagram: DatagramHandler, *, reuse_port: bool = False
+    ) -> UdpTransport:
+        infos = await asyncio.get_running_loop().getaddrinfo(
+            host, port, type=socket.SOCK_DGRAM, flags=socket.AI_PASSIVE
         )
-        return proto
+        family, kind, proto, _, address = infos[0]
+        sock = socket.socket(family, kind, proto)
+        try:
+            if reuse_port:
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+            sock.setblocking(False)
+            sock.bind(address)
+        except OSError:
+            sock.close()
+            raise
+        return cls(sock, on_datagram)
 
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self._transport = cast(asyncio.DatagramTransport, transport)
-        sock = transport.get_extra_info("sockname")
-        self.local = (sock[0], sock[1])
-
-    def datagram_received(self, data: bytes, addr: tuple[str | Any, int]) -> None:
-        self.received += 1
-        self._on_message(data, (str(addr[0]), int(addr[1])), self)
-
-    def error_received(self, exc: Exception) -> None:
-        log.debug("udp error: %s", exc, extra={"action": "sip_udp_error"})
+    def _read_ready(self) -> None:
+        recvmsg, handle, sock = self._sock.recvmsg, self._on_datagram, self._sock
+        for _ in range(READ_BATCH):
+            try:
+                data, ancillary, _flags, addr = recvmsg(MAX_DATAGRAM, _ANCILLARY)
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError as exc:  # an ICMP error reported on the socket
+                log.debug("udp error: %s", exc, extra={"action": "sip_udp_error"})
+                if sock.fileno() < 0:
+                    return
+                continue
+            self.received += 1
+            waited = 0.0
+            for level, kind, raw in ancillary:
+                if level == socket.SOL_SOCKET and kind == SO_TIMESTAMPNS and len(raw) >= 16:
+                    sec, nsec = _STAMP.unpack_from(raw)
+                    waited = max(0.0, time.time() - sec - nsec * 1e-9)
+            handle(data, (str(addr[0]), int(addr[1])), self, waited)
 
     def send(self, data: bytes, addr: Addr) -> None:
-        if self._transport is not None and not self._transport.is_closing():
-            self._transport.sendto(data, addr)
+        try:
+            self._sock.sendto(data, addr)
+        except (BlockingIOError, InterruptedError):
+            self.send_errors += 1  # the send buffer is full: SIP retransmits, like a lost datagram
+        except OSError as exc:
+            self.send_errors += 1
+            log.debug("udp send to %s failed: %s", addr, exc, extra={"action": "sip_udp_error"})
 
     def close(self) -> None:
-        if self._transport is not None:
-            self._transport.close()
+        if self._sock.fileno() >= 0:
+            self._loop.remove_reader(self._sock.fileno())
+            self._sock.close()
 
     def __repr__(self) -> str:
         return f"<UdpTransport {self.local[0]}:{self.local[1]} received={self.received}>"

@@ -1,0 +1,153 @@
+"""Reading just enough of a raw SIP message to route or refuse it without parsing it.
+
+Under overload a new INVITE is refused with a stateless 503 built straight from its
+bytes, and a node running several engine processes routes each datagram to the process
+that owns its Call-ID. Both must cost a few microseconds, a small fraction of a full
+parse. Anything unusual (folded lines, a missing header, no header end) gives ``None``:
+the message then takes the full path, which answers malformed input properly.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+_TOP_VIA_RPORT = re.compile(rb";\s*rport(?=\s*(?:;|,|$))", re.IGNORECASE)
+_TAG_PARAM = re.compile(rb";\s*tag\s*=", re.IGNORECASE)
+
+# full and compact names (RFC 3261 §7.3.3) of the headers a response copies
+_VIA = (b"via", b"v")
+_FROM = (b"from", b"f")
+_TO = (b"to", b"t")
+_CALL_ID = (b"call-id", b"i")
+_CSEQ = (b"cseq",)
+
+REASONS = {503: b"Service Unavailable", 480: b"Temporarily Unavailable"}
+
+
+def _header_block(data: bytes) -> list[bytes] | None:
+    end = data.find(b"\r\n\r\n")
+    if end < 0:
+        return None
+    lines = data[:end].split(b"\r\n")
+    for line in lines[1:]:
+        if line[:1] in (b" ", b"\t"):
+            return None  # folded: leave it to the real parser
+    return lines
+
+
+def call_id(data: bytes) -> bytes | None:
+    """The Call-ID of a raw message, or None if it has none we can read quickly."""
+    lines = _header_block(data)
+    if lines is None:
+        return None
+    for line in lines[1:]:
+        name, colon, value = line.partition(b":")
+        if colon and name.rstrip().lower() in _CALL_ID:
+            return value.strip() or None
+    return None
+
+
+def is_ack_with_tag(data: bytes, tag_prefix: bytes) -> bool:
+    """An ACK whose To tag starts with ``tag_prefix`` (the ACK of a stateless refusal)."""
+    if not data.startswith(b"ACK "):
+        return False
+    lines = _header_block(data)
+    if lines is None:
+        return False
+    for line in lines[1:]:
+        name, colon, value = line.partition(b":")
+        if colon and name.rstrip().lower() in _TO:
+            match = _TAG_PARAM.search(value, value.rfind(b">") + 1)
+            return match is not None and value[match.end() :].lstrip().startswith(tag_prefix)
+    return False
+
+
+@dataclass(frozen=True, slots=True)
+class NewInvite:
+    """An INVITE outside any dialog, read quickly: enough to refuse it statelessly."""
+
+    call_id: str
+    vias: list[bytes]
+    from_: bytes
+    to: bytes
+    cseq: bytes
+
+    def refusal(
+        self,
+        source: tuple[str, int],
+        *,
+        status: int = 503,
+        tag: bytes,
+        headers: tuple[tuple[bytes, bytes], ...] = (),
+    ) -> tuple[bytes, tuple[str, int]] | None:
+        """The final response and where to send it (None if the top Via is unreadable).
+
+        The response copies the Via headers (the top one stamped with ``received`` and,
+        when asked for, ``rport``: RFC 3581), From, Call-ID and CSeq, and gives To the
+        ``tag``. It goes to the source address, at the source port if ``rport`` was asked
+        for, else at the top Via's port (RFC 3261 §18.2.2).
+        """
+        top = self.vias[0].split(b",", 1)
+        host = source[0].encode()
+        stamped, rport = _TOP_VIA_RPORT.subn(b";rport=" + str(source[1]).encode(), top[0], count=1)
+        port = source[1] if rport else _sent_by_port(top[0])
+        if port is None:
+            return None
+        vias = [b",".join([stamped + b";received=" + host, *top[1:]]), *self.vias[1:]]
+        out = [b"SIP/2.0 %d %s" % (status, REASONS.get(status, b"Unavailable"))]
+        out += [b"Via: " + via for via in vias]
+        out += [b"From: " + self.from_, b"To: " + self.to + b";tag=" + tag]
+        out += [b"Call-ID: " + self.call_id.encode("utf-8", "surrogateescape")]
+        out += [b"CSeq: " + self.cseq]
+        out += [name + b": " + value for name, value in headers]
+        out += [b"Content-Length: 0", b"", b""]
+        return b"\r\n".join(out), (source[0], port)
+
+
+def new_invite(data: bytes) -> NewInvite | None:
+    """``data`` read as an INVITE outside any dialog (no To tag); None for anything else
+    or anything this quick reading cannot vouch for."""
+    if not data.startswith(b"INVITE "):
+        return None
+    lines = _header_block(data)
+    if lines is None or not lines[0].endswith(b" SIP/2.0"):
+        return None
+    vias: list[bytes] = []
+    from_ = to = call = cseq = None
+    for line in lines[1:]:
+        name, colon, value = line.partition(b":")
+        if not colon:
+            return None
+        key = name.rstrip().lower()
+        if key in _VIA:
+            vias.append(value.strip())
+        elif key in _FROM:
+            from_ = value.strip()
+        elif key in _TO:
+            to = value.strip()
+        elif key in _CALL_ID:
+            call = value.strip()
+        elif key in _CSEQ:
+            cseq = value.strip()
+    if not (vias and from_ and to and call and cseq) or not cseq.endswith(b"INVITE"):
+        return None
+    if _TAG_PARAM.search(to, to.rfind(b">") + 1):
+        return None  # a re-INVITE: it belongs to a dialog
+    return NewInvite(call.decode("utf-8", "surrogateescape"), vias, from_, to, cseq)
+
+
+def _sent_by_port(via: bytes) -> int | None:
+    """The port of a Via's sent-by (5060 when absent), None if unreadable."""
+    sent_by = via.split(b";", 1)[0].split()
+    if len(sent_by) < 2:
+        return None
+    hostport = sent_by[-1]
+    if hostport.startswith(b"["):
+        hostport = hostport.partition(b"]")[2]
+    elif hostport.count(b":") > 1:
+        return None
+    _, colon, port = hostport.rpartition(b":")
+    if not colon:
+        return 5060
+    return int(port) if port.isdigit() and 0 < int(port) < 65536 else None

@@ -1,0 +1,76 @@
+"""Admission of new calls by delay: free while the engine keeps up, AIMD once it falls behind."""
+
+from __future__ import annotations
+
+from voxgate.engine.overload import CALM, FLOOR, WINDOW, Admission
+
+TARGET = 0.05
+
+
+def run_window(admission: Admission, start: float, offered: int, delay: float) -> int:
+    """Offer ``offered`` calls in the window starting at ``start``; the engine runs
+    ``delay`` late throughout. Returns how many were admitted."""
+    admitted = 0
+    for i in range(offered):
+        admission.observe(delay)
+        if admission.admit(start + i * WINDOW / (offered + 1)):
+            admitted += 1
+    return admitted
+
+
+def test_while_the_engine_keeps_up_every_call_is_admitted() -> None:
+    admission = Admission(TARGET)
+    for w in range(50):
+        assert run_window(admission, w * WINDOW, 300, 0.001) == 300
+    assert admission.limit is None
+
+
+def test_an_invite_that_waited_too_long_is_refused_even_when_calm() -> None:
+    admission = Admission(TARGET)
+    assert not admission.admit(0.0, waited=TARGET * 2)
+    assert admission.admit(0.0, waited=TARGET / 2)
+
+
+def test_falling_behind_cuts_the_rate_and_keeping_up_raises_it_again() -> None:
+    admission = Admission(TARGET)
+    assert run_window(admission, 0.0, 100, 0.2) == 100  # not yet limited: nothing seen
+    # the next window is limited to 70 % of what the late one admitted
+    assert run_window(admission, WINDOW, 100, 0.2) == 70
+    assert run_window(admission, 2 * WINDOW, 100, 0.2) == 49
+    limits = []
+    t = 3 * WINDOW
+    for _ in range(10):  # caught up: the allowance grows again, by a tenth a window
+        run_window(admission, t, 100, 0.0)
+        limits.append(admission.limit)
+        t += WINDOW
+    assert limits == sorted(limits) and limits[0] is not None and limits[-1] is not None
+    assert limits[0] < limits[-1]
+    # long enough without delay: no limit at all
+    for _ in range(CALM):
+        run_window(admission, t, 10, 0.0)
+        t += WINDOW
+    assert admission.limit is None
+
+
+def test_however_late_a_trickle_still_gets_through() -> None:
+    admission = Admission(TARGET)
+    t = 0.0
+    for _ in range(30):
+        run_window(admission, t, 50, 0.2)
+        t += WINDOW
+    assert admission.limit == FLOOR
+    assert run_window(admission, t, 50, 0.0) == FLOOR
+
+
+def test_an_idle_stretch_counts_as_calm() -> None:
+    admission = Admission(TARGET)
+    run_window(admission, 0.0, 50, 0.2)
+    run_window(admission, WINDOW, 50, 0.2)
+    assert admission.limit is not None
+    # nothing for ten seconds, then a burst: admitted in full
+    assert run_window(admission, 10.0, 200, 0.0) == 200
+
+
+def test_disabled_admits_everything() -> None:
+    admission = Admission(0.0)
+    assert all(admission.admit(0.0, waited=5.0) for _ in range(1000))

@@ -13,8 +13,13 @@ Each figure is printed next to a baseline measured in the same run:
     header block (``email.parser`` via ``http.client.parse_headers``).
 (d) memory per established idle call (both ends in this process, per call), against a
     bare asyncio UDP endpoint (the least a call with media needs).
+(e) overload: SIPp offers twice the peak of (b) (SIPp keeping 200 calls going against an
+    engine without overload control), open loop, with a scenario that takes a 503 as an
+    answer; completed calls per second against that peak, for an engine shedding by delay
+    (the default) and for one that does not shed.
 
 Usage: .venv/bin/python bench/engine.py [--calls 250,500,1000] [--setups 5000] [--seconds 5]
+       [--flood-seconds 5] [--only a,b,c,d,e]
 """
 
 from __future__ import annotations
@@ -69,8 +74,9 @@ INVITE = (
 
 
 # -- the answering side, run in its own process ----------------------------------------------
-async def _answer_forever(port: int, *, send_media: bool) -> None:
+async def _answer_forever(port: int, *, send_media: bool, shed_delay: float) -> None:
     config = EngineConfig(
+        shed_delay=shed_delay,
         sip_port=port,
         transports=("udp",),
         accept_any_source=True,
@@ -96,9 +102,20 @@ async def _answer_forever(port: int, *, send_media: bool) -> None:
             task.add_done_callback(tasks.discard)
 
 
-def start_answerer(port: int, *, send_media: bool) -> subprocess.Popen[str]:
+def start_answerer(
+    port: int, *, send_media: bool, shed_delay: float = 0.0
+) -> subprocess.Popen[str]:
+    """An answering engine in its own process (overload shedding off unless asked for)."""
     proc = subprocess.Popen(
-        [PY, __file__, "--answer", str(port), *([] if send_media else ["--quiet"])],
+        [
+            PY,
+            __file__,
+            "--answer",
+            str(port),
+            "--shed-delay",
+            str(shed_delay),
+            *([] if send_media else ["--quiet"]),
+        ],
         stdout=subprocess.PIPE,
         text=True,
         start_new_session=True,
@@ -305,6 +322,63 @@ def bench_setups(calls: int) -> dict[str, Any]:
     }
 
 
+# -- (e) overload ------------------------------------------------------------------------------
+SHED_SCENARIO = ROOT / "tests" / "interop" / "scenarios" / "uac_shed.xml"
+
+
+def sipp_offer(
+    target: str, workdir: Path, *, rate: int, calls: int, limit: int
+) -> dict[str, float]:
+    """SIPp placing ``calls`` at ``rate``/s (at most ``limit`` at once) with a scenario that
+    takes 503 as an answer: completed calls/s and what happened to the others."""
+    run = workdir / f"{target.replace(':', '_')}_{rate}_{limit}"
+    run.mkdir()
+    cmd = ["sipp", target, "-sf", str(SHED_SCENARIO), "-i", "127.0.0.1", "-p", str(free_port())]
+    cmd += ["-r", str(rate), "-l", str(limit), "-m", str(calls), "-d", "0", "-nostdin", "-nd"]
+    cmd += ["-trace_counts", "-trace_stat", "-stf", str(run / "stat.csv"), "-fd", "1"]
+    cmd += ["-timeout", "120s", "-timeout_error"]
+    started = time.monotonic()
+    subprocess.run(cmd, cwd=run, capture_output=True, check=False)
+    elapsed = time.monotonic() - started
+    stat = list(csv.reader((run / "stat.csv").read_text().splitlines(), delimiter=";"))
+    counts_file = next(run.glob("*_counts.csv"))
+    counts = list(csv.reader(counts_file.read_text().splitlines(), delimiter=";"))
+    last = dict(zip(counts[0], counts[-1], strict=False))
+    completed = int(last["9_200_Recv"])  # the 200 to our BYE: see uac_shed.xml
+    return {
+        "rate": completed / elapsed,
+        "completed": completed,
+        "refused": int(last["4_503_Recv"]),
+        "invite_retrans": int(last["0_INVITE_Retrans"]),
+        "failed": int(stat[-1][stat[0].index("FailedCall(C)")]),
+    }
+
+
+def _offer_to_answerer(
+    work: Path, *, shed_delay: float, rate: int, calls: int, limit: int
+) -> dict[str, float]:
+    port = free_port()
+    answerer = start_answerer(port, send_media=True, shed_delay=shed_delay)
+    try:
+        return sipp_offer(f"127.0.0.1:{port}", work, rate=rate, calls=calls, limit=limit)
+    finally:
+        stop(answerer)
+
+
+def bench_overload(seconds: float, calls: int) -> dict[str, Any]:
+    """Peak: SIPp keeping 200 calls going (closed loop) against an engine without overload
+    control. Then twice that rate offered, open loop, for ``seconds``: to an engine that
+    sheds by delay (the default), and to one that does not."""
+    with tempfile.TemporaryDirectory(prefix="voxgate-bench-overload-") as tmp:
+        work = Path(tmp)
+        peak = _offer_to_answerer(work, shed_delay=0.0, rate=5000, calls=calls, limit=200)
+        offered = int(2 * peak["rate"])
+        flood = {"rate": offered, "calls": int(offered * seconds), "limit": offered * 10}
+        shed = _offer_to_answerer(work, shed_delay=EngineConfig().shed_delay, **flood)
+        unshed = _offer_to_answerer(work, shed_delay=0.0, **flood)
+    return {"peak": peak, "offered": offered, "shed": shed, "unshed": unshed}
+
+
 # -- (c) message cost --------------------------------------------------------------------------
 def bench_parse(rounds: int = 20000) -> dict[str, float]:
     def ours() -> None:
@@ -374,12 +448,16 @@ def main() -> None:
     parser.add_argument("--setups", type=int, default=5000)
     parser.add_argument("--seconds", type=float, default=5.0)
     parser.add_argument("--memory-calls", type=int, default=200)
-    parser.add_argument("--only", default="a,b,c,d")
+    parser.add_argument("--only", default="a,b,c,d,e")
     parser.add_argument("--answer", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--quiet", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--shed-delay", type=float, default=0.0, help=argparse.SUPPRESS)
+    parser.add_argument("--flood-seconds", type=float, default=5.0)
     args = parser.parse_args()
     if args.answer:
-        asyncio.run(_answer_forever(args.answer, send_media=not args.quiet))
+        asyncio.run(
+            _answer_forever(args.answer, send_media=not args.quiet, shed_delay=args.shed_delay)
+        )
         return
     only = set(args.only.split(","))
     print(f"bench/engine.py — {os.cpu_count()} cores")
@@ -403,6 +481,18 @@ def main() -> None:
             f"{s['ref_rate']:.0f}/s ({s['ref_ok']} ok, {s['ref_failed']} failed); "
             f"ratio {s['rate'] / s['ref_rate']:.2f}"
         )
+    if "e" in only:
+        o = bench_overload(args.flood_seconds, args.setups)
+        peak = o["peak"]["rate"]
+        for name in ("shed", "unshed"):
+            r = o[name]
+            print(
+                f"(e) {o['offered']}/s offered (2 x peak {peak:.0f}/s), "
+                f"{'shedding by delay' if name == 'shed' else 'no overload control'}: "
+                f"{r['rate']:.0f} completed/s, ratio to peak {r['rate'] / peak:.2f} "
+                f"({r['completed']} completed, {r['refused']} refused with 503, "
+                f"{r['failed']} failed, {r['invite_retrans']} INVITE retransmissions)"
+            )
     if "a" in only:
         for r in bench_pacing([int(x) for x in args.calls.split(",")], args.seconds):
             print(

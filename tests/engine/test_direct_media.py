@@ -27,7 +27,7 @@ from voxgate.engine.reinvite import MediaTarget
 from voxgate.media import g711, tones
 from voxgate.media.render import TelephoneAudio
 from voxgate.sip.message import SipRequest, SipResponse, make_response, parse_message
-from voxgate.sip.sdp import PCMU, SessionDescription, make_offer, negotiated, parse_sdp
+from voxgate.sip.sdp import PCMU, make_offer, negotiated, parse_sdp
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -79,33 +79,31 @@ def heard_in(path: Path, pcm: np.ndarray) -> bool:
     with wave.open(io.BytesIO(path.read_bytes())) as w:
         heard = np.frombuffer(w.readframes(w.getnframes()), dtype="<i2")
     expected = g711.decode("pcmu", g711.encode("pcmu", pcm))
-    head = expected[:800]
-    for i in np.flatnonzero(heard == head[0]):
+    for i in np.flatnonzero(heard == expected[0]):
         if np.array_equal(heard[i : i + len(expected)], expected):
             return True
     return False
 
 
 def sent(leg: Leg, method: str) -> list[SipRequest]:
-    return _messages(leg, "out", lambda m: isinstance(m, SipRequest) and m.method == method)
+    return [m for m in _messages(leg, "out") if isinstance(m, SipRequest) and m.method == method]
 
 
 def received(leg: Leg, method: str) -> list[SipRequest]:
-    return _messages(leg, "in", lambda m: isinstance(m, SipRequest) and m.method == method)
+    return [m for m in _messages(leg, "in") if isinstance(m, SipRequest) and m.method == method]
 
 
 def responses_sent(leg: Leg) -> list[int]:
-    out = _messages(leg, "out", lambda m: isinstance(m, SipResponse))
-    return [m.status for m in out if isinstance(m, SipResponse)]
+    return [m.status for m in _messages(leg, "out") if isinstance(m, SipResponse)]
 
 
-def _messages(leg: Leg, direction: str, keep: Callable[[object], bool]) -> list:  # type: ignore[type-arg]
-    msgs = [parse_message(e.data) for e in leg.trace.entries if e.direction == direction]
-    return [m for m in msgs if keep(m)]
+def _messages(leg: Leg, direction: str) -> list[SipRequest | SipResponse]:
+    """The SIP messages of the leg's trace that went ``out`` or came ``in``."""
+    return [parse_message(e.data) for e in leg.trace.entries if e.direction == direction]
 
 
 def media_of(request: SipRequest) -> tuple[str | None, int]:
-    sdp: SessionDescription = parse_sdp(request.body)
+    sdp = parse_sdp(request.body)
     audio = sdp.media[0]
     return audio.connection or sdp.connection, audio.port
 
@@ -139,8 +137,9 @@ async def test_direct_bridge_moves_media_peer_to_peer_and_back(tmp_path: Path) -
             assert request.call_id == leg.call_id
             assert request.from_.tag == dialog.local_tag and request.to.tag == dialog.remote_tag
             assert request.contact[0].uri == dialog.local_contact.uri
-            # its o= line: our session id, one version up
-            assert parse_sdp(request.body).session_id == leg.session_id
+            # its o= line: ours (session id and host), one version up
+            origin = parse_sdp(request.body)
+            assert origin.session_id == leg.session_id and origin.origin.endswith(f" {VOX}")
         assert parse_sdp(to_bob.body).version == 2  # vox offered version 1 to bob
         # each 200 was ACKed with the re-INVITE's CSeq, and the peer saw that ACK
         for leg, peer, request in ((c.vox_a, c.alice_leg, to_alice), (c.vox_b, c.bob_leg, to_bob)):

@@ -265,13 +265,17 @@ def make_offer(
     dtmf_pt: int | None = DEFAULT_DTMF_PT,
     ptime: int = 20,
     direction: str = "sendrecv",
+    origin_address: str | None = None,
 ) -> SessionDescription:
-    """An audio offer; ``direction="sendonly"`` puts the peer on hold."""
+    """An audio offer; ``direction="sendonly"`` puts the peer on hold.
+
+    ``address`` is where the media goes (``c=``); ``origin_address``, the host of the ``o=``
+    line, defaults to it (they differ when we offer another party's media address)."""
     if not codecs or direction not in DIRECTIONS:
         raise LocalProtocolError("an offer needs codecs and a valid direction")
     formats, attrs = _audio_lines(codecs, dtmf_pt, ptime, direction)
     return SessionDescription(
-        origin=f"voxgate {session_id} {version} IN IP4 {address}",
+        origin=f"voxgate {session_id} {version} IN IP4 {origin_address or address}",
         connection=address,
         media=[Media("audio", port, "RTP/AVP", formats, attributes=attrs)],
     )

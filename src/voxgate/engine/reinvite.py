@@ -143,6 +143,7 @@ class ReinviteClient:
             version=leg.sdp_version,
             codecs=[target.codec],
             dtmf_pt=target.dtmf_pt,
+            origin_address=leg.engine.media_address,
         )
 
     async def _once(self, target: MediaTarget | None, attempt: int) -> ReinviteResult:

@@ -68,11 +68,13 @@ def serve(
     data_dir: Annotated[Path | None, typer.Option(help="Data directory.")] = None,
     admin_token: Annotated[str | None, typer.Option(help="Admin bearer token.")] = None,
     workers: Annotated[int | None, typer.Option(help="HTTP worker processes.")] = None,
+    media_workers: Annotated[
+        int | None,
+        typer.Option(help="Engine processes sharing the SIP port (default: one per core)."),
+    ] = None,
     config: ConfigOpt = None,
 ) -> None:
     """Run the platform: HTTP API, dispatcher, engine and webhook workers."""
-    import uvicorn
-
     overrides = {
         "http_host": host,
         "http_port": port,
@@ -82,6 +84,7 @@ def serve(
         "data_dir": data_dir,
         "admin_token": admin_token,
         "http_workers": workers,
+        "media_workers": media_workers,
     }
     settings = _settings(config, **overrides)
     from voxgate.observability.logging import configure
@@ -101,11 +104,39 @@ def serve(
             os.environ[f"VOXGATE_{key.upper()}"] = str(value)
     if config is not None:
         os.chdir(config.parent)
+    engines = None
+    if settings.engine_processes:
+        from voxgate.engine.node import node_engines
+        from voxgate.engine.rtp_session import PortRange
+
+        rtp = PortRange(settings.rtp_port_low, settings.rtp_port_high)
+        count = settings.engine_processes
+        engines = node_engines(settings.sip_host, settings.sip_port, rtp, count, settings.log_level)
+        try:
+            engines.start()
+        except OSError as exc:
+            typer.echo(f"voxgate: {exc}", err=True)
+            raise typer.Exit(1) from None
+        typer.echo(
+            f"voxgate SIP on udp:{settings.sip_host}:{settings.sip_port} "
+            f"({settings.engine_processes} engine processes)",
+            err=True,
+        )
     typer.echo(
         f"voxgate listening on http://{settings.http_host}:{settings.http_port} "
         f"(store {settings.effective_database_url.split('://')[0]})",
         err=True,
     )
+    try:
+        _run_http(settings)
+    finally:
+        if engines is not None:
+            engines.stop()
+
+
+def _run_http(settings: Settings) -> None:
+    import uvicorn
+
     uvicorn.run(
         "voxgate.api.factory:app_from_env",
         factory=True,

@@ -6,11 +6,12 @@ start-up with a message naming the setting. Secrets are ``SecretStr`` and mask t
 
 from __future__ import annotations
 
+import os
 import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -38,6 +39,14 @@ class Settings(BaseSettings):
     http_workers: int = Field(default=1, ge=1, le=64)
     sip_host: str = "127.0.0.1"
     sip_port: int = Field(default=5060, ge=0, le=65535)
+    media_workers: int | None = Field(
+        default=None,
+        ge=0,
+        le=256,
+        description="Engine processes sharing the SIP port; unset: one per core; 0: none.",
+    )
+    rtp_port_low: int = Field(default=16384, ge=1024, le=65535)
+    rtp_port_high: int = Field(default=32767, ge=1024, le=65535)
     data_dir: Path = Path("./var")
     database_url: str | None = None
     admin_token: SecretStr | None = None
@@ -121,6 +130,22 @@ class Settings(BaseSettings):
             if not entry.strip() or any(c.isspace() for c in entry.strip()):
                 raise ValueError(f"{entry!r} is not a network or host name")
         return tuple(e.strip() for e in value)
+
+    @model_validator(mode="after")
+    def _rtp_range(self) -> Settings:
+        if self.rtp_port_high - self.rtp_port_low < 2 * max(1, self.engine_processes):
+            raise ValueError(
+                f"rtp_port_low..rtp_port_high ({self.rtp_port_low}..{self.rtp_port_high}) "
+                "must hold at least two ports per media worker"
+            )
+        return self
+
+    @property
+    def engine_processes(self) -> int:
+        """How many engine processes ``serve`` runs (``media_workers``, else one per core)."""
+        if self.media_workers is not None:
+            return self.media_workers
+        return os.cpu_count() or 1
 
     @property
     def prepare_on(self) -> bool:

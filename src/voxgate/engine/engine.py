@@ -25,6 +25,7 @@ from voxgate.engine.timers import Deadline, TimerHeap
 from voxgate.engine.transport import Addr, SipTransport, TcpTransport, UdpTransport
 from voxgate.engine.uac import OutboundLeg, Trunk
 from voxgate.engine.uas import InboundLeg
+from voxgate.engine.workers import WorkerRouter, WorkerSlot
 from voxgate.media.g711 import Codec
 from voxgate.observability.logging import bind_call
 from voxgate.sip.dialog import Dialog, DialogId
@@ -80,6 +81,8 @@ class EngineConfig:
     # (baresip 1.0 / libre) give up on a challenge list holding any algorithm they lack
     digest_algorithms: tuple[str, ...] = ("MD5",)
     registration_expiry: ExpiryPolicy = field(default_factory=ExpiryPolicy)
+    # one of several engine processes sharing the SIP port (see engine.workers)
+    worker: WorkerSlot | None = None
 
 
 class AtCapacity(Exception):
@@ -130,6 +133,7 @@ class Engine:
         self.shed_invites = 0  # INVITEs refused with 503 because the engine was full
         self.admission = Admission(self.config.shed_delay)
         self._lag_probe: Deadline | None = None
+        self.router: WorkerRouter | None = None
         self._admitting: set[str] = set()  # Call-IDs of INVITEs admitted, legs not yet made
         self._started = False
 
@@ -147,12 +151,20 @@ class Engine:
         self.clock = MediaClock(self.loop, slots=cfg.media_slots)
         self._incoming = asyncio.Queue(cfg.max_pending_incoming)
         on_message = self.endpoint.on_message
+        on_datagram = self.on_datagram
+        if cfg.worker is not None:
+            self.router = WorkerRouter(cfg.worker, self.on_datagram)
+            on_datagram = self.router.on_datagram
         for attempt in range(20):
             port = cfg.sip_port
             try:
                 if "udp" in cfg.transports:
-                    udp = await UdpTransport.bind(cfg.host, port, self._on_datagram)
+                    udp = await UdpTransport.bind(
+                        cfg.host, port, on_datagram, reuse_port=cfg.worker is not None
+                    )
                     self.transports["UDP"] = udp
+                    if self.router is not None:
+                        self.router.udp = udp
                     port = port or udp.local[1]
                 if "tcp" in cfg.transports:
                     tcp = await TcpTransport.bind(
@@ -190,6 +202,8 @@ class Engine:
             task.cancel()
         for t in self.transports.values():
             t.close()
+        if self.router is not None:
+            self.router.close()
         self.clock.close()
         self.heap.close()
         self._started = False
@@ -327,6 +341,8 @@ class Engine:
         transport = self.transports[trunk.transport.upper()]
         rtp = await self._new_rtp()
         call_id = generate_call_id(self.media_address)
+        if self.config.worker is not None:
+            call_id = self.config.worker.call_id_prefix + call_id  # routes its answers to us
         leg = OutboundLeg(
             self, call_id=call_id, direction="outbound", transport=transport, peer=peer, rtp=rtp
         )
@@ -378,7 +394,7 @@ class Engine:
         self.endpoint.traces[leg.call_id] = leg.trace
 
     # -- overload ---------------------------------------------------------------------------
-    def _on_datagram(
+    def on_datagram(
         self, data: bytes, source: Addr, transport: UdpTransport, waited: float
     ) -> None:
         """A UDP datagram, before any parsing: new INVITEs are refused here, statelessly,

@@ -114,7 +114,10 @@ class UdpTransport:
                 if level == socket.SOL_SOCKET and kind == SO_TIMESTAMPNS and len(raw) >= 16:
                     sec, nsec = _STAMP.unpack_from(raw)
                     waited = max(0.0, time.time() - sec - nsec * 1e-9)
-            handle(data, (str(addr[0]), int(addr[1])), self, waited)
+            try:
+                handle(data, (str(addr[0]), int(addr[1])), self, waited)
+            except Exception:  # one bad datagram must not cost the rest of the batch
+                log.exception("error handling a datagram", extra={"action": "sip_input_failed"})
 
     def send(self, data: bytes, addr: Addr) -> None:
         try:

@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from voxgate.sip.errors import RemoteProtocolError
-from voxgate.sip.message import StreamFramer, parse_message
+from voxgate.sip.message import SipRequest, StreamFramer, parse_message
 from voxgate.sip.sdp import parse_sdp
 from voxgate.sip.uri import parse_name_addr, parse_uri
 
@@ -29,8 +29,12 @@ def exercise(data: bytes) -> None:
     except RemoteProtocolError:
         return
     bytes(msg)  # whatever parsed must serialize
-    for h in ("via", "contact", "record-route", "route"):
-        getattr(msg, h.replace("-", "_"))
+    # and every typed view, built on first access, must be readable without an error
+    for view in ("via", "cseq", "call_id", "from_", "to", "contact", "record_route", "route"):
+        getattr(msg, view)
+    msg.max_forwards  # noqa: B018
+    if isinstance(msg, SipRequest):
+        str(msg.uri)
 
 
 @FUZZ

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from voxgate.sip.errors import RemoteProtocolError
-from voxgate.sip.uri import parse_params
+from voxgate.sip.uri import HOST, PORT, parse_params
 
 T = TypeVar("T")
 _MISSING: Any = object()
@@ -211,11 +211,22 @@ class Headers:
                 return
 
     def typed(self, key: str, parse: Callable[[Headers], T]) -> T:
-        """Parse once and cache a typed view of header ``key``."""
+        """Parse once and cache a typed view of header ``key``.
+
+        A malformed value raises ``RemoteProtocolError`` (400), never another exception.
+        """
         value = self._cache.get(key, _MISSING)
         if value is _MISSING:
-            value = self._cache[key] = parse(self)
+            try:
+                value = parse(self)
+            except (ValueError, IndexError, UnicodeError) as exc:  # defensive
+                raise bad(f"unparseable {key}: {exc}") from None
+            self._cache[key] = value
         return value  # type: ignore[no-any-return]
+
+    def _prime(self, key: str, value: Any) -> None:
+        """Cache a typed view the message parser has already built."""
+        self._cache[key] = value
 
     def render(self) -> str:
         return "".join(f"{name}: {value}\r\n" for _, name, value in self._items)
@@ -280,23 +291,27 @@ class Via:
         return f"Via({str(self)!r})"
 
 
-_FAST_VIA = re.compile(
-    r"SIP/2\.0/([A-Za-z]+) ([A-Za-z0-9](?:[A-Za-z0-9_\-.]*[A-Za-z0-9_.])?|\[[0-9A-Fa-f:.]+\])"
-    r"(?::([0-9]{1,5}))?((?:;[A-Za-z0-9\-.!%*_+`'~]+(?:=[A-Za-z0-9\-.!%*_+`'~:\[\]]+)?)*)\Z"
+# The common shape of a Via element; ``parse_via`` takes it by a fast path.
+_PLAIN_VIA = (
+    rf"SIP/2\.0/([A-Za-z]+) ({HOST})(?::({PORT}))?"
+    r"((?:;[A-Za-z0-9\-.!%*_+`'~]+(?:=[A-Za-z0-9\-.!%*_+`'~:\[\]]+)?)*)"
 )
+_FAST_VIA = re.compile(_PLAIN_VIA + r"\Z")
+# Quick syntax check of a Via field line: elements of the common shape, which
+# ``split_list`` cuts apart exactly and ``parse_via`` parses without fail.
+PLAIN_VIAS = re.compile(rf"{_PLAIN_VIA}(?:[ \t]*,[ \t]*{_PLAIN_VIA})*\Z")
 
 
 def parse_via(text: str) -> Via:
     m = _FAST_VIA.match(text)
     if m is not None:
         transport, host, port, ptext = m.groups()
-        if port is None or int(port) <= 65535:
-            params: dict[str, str | None] = {}
-            if ptext:
-                for item in ptext[1:].split(";"):
-                    name, eq, value = item.partition("=")
-                    params[name.lower()] = value if eq else None
-            return Via(transport.upper(), host, int(port) if port else None, params)
+        params: dict[str, str | None] = {}
+        if ptext:
+            for item in ptext[1:].split(";"):
+                name, eq, value = item.partition("=")
+                params[name.lower()] = value if eq else None
+        return Via(transport.upper(), host, int(port) if port else None, params)
     head, semi, ptext = text.partition(";")
     m = _VIA.match(head.strip())
     if m is None:
@@ -346,6 +361,10 @@ def parse_cseq(headers: Headers) -> CSeq:
     value = headers.get("cseq")
     if value is None:
         raise bad("missing CSeq")
+    return parse_cseq_value(value)
+
+
+def parse_cseq_value(value: str) -> CSeq:
     parts = value.split()
     if len(parts) != 2 or not parts[0].isdigit() or len(parts[0]) > 10:
         raise bad("malformed CSeq")
@@ -355,11 +374,28 @@ def parse_cseq(headers: Headers) -> CSeq:
     return CSeq(number, parts[1])
 
 
+_PLAIN_CSEQ = re.compile(r"([0-9]{1,10})[ \t]+([A-Za-z0-9\-.!%*_+`'~]+)\Z")
+
+
+def cseq_method(value: str) -> str:
+    """The method of a CSeq value, raising as ``parse_cseq_value`` would.
+
+    The common shape is checked without building a ``CSeq``; ``parse_cseq_value``
+    cannot fail on a value this accepts.
+    """
+    m = _PLAIN_CSEQ.match(value)
+    if m is not None and int(m[1]) <= MAX_CSEQ:
+        return m[2]
+    return parse_cseq_value(value).method
+
+
 def parse_uint(value: str, limit: int, what: str) -> int:
     value = value.strip()
-    if not value.isdigit() or not value.isascii() or len(value) > 10 or int(value) > limit:
-        raise bad(f"bad {what}")
-    return int(value)
+    if value.isdigit() and value.isascii() and len(value) <= 10:
+        number = int(value)
+        if number <= limit:
+            return number
+    raise bad(f"bad {what}")
 
 
 _DATE = re.compile(

@@ -4,31 +4,52 @@
 ``SipRequest`` or ``SipResponse`` and raises ``RemoteProtocolError`` for anything
 malformed -- never another exception. The error carries the status to answer and, when
 the header block was readable, the message, so ``error_response`` can build the answer.
+
+Typed views (Via, From, To, Contact, Route, Record-Route, CSeq, the Request-URI) are
+built on first access. At parse time a value of the common shape only passes a quick
+syntax check, which guarantees its parser will accept it; any other value is parsed
+at once, so a malformed one is rejected by ``parse_message`` with the parser's error and
+the views of a message that parsed never raise.
 """
 
 from __future__ import annotations
 
 import re
 import secrets
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from itertools import islice
+from typing import NamedTuple
 
 from voxgate.sip.errors import LocalProtocolError, RemoteProtocolError
 from voxgate.sip.headers import (
     CANONICAL,
     COMPACT,
+    PLAIN_VIAS,
     SINGLE_HEADERS,
     CSeq,
     Headers,
     Via,
     bad,
     check_date,
+    cseq_method,
     parse_cseq,
     parse_tokens,
     parse_uint,
     parse_vias,
     split_list,
 )
-from voxgate.sip.uri import URI, AbsoluteURI, NameAddr, SipURI, TelURI, parse_name_addr, parse_uri
+from voxgate.sip.uri import (
+    PLAIN_NAME_ADDR,
+    PLAIN_NAME_ADDRS,
+    PLAIN_SIP_URI,
+    URI,
+    AbsoluteURI,
+    NameAddr,
+    SipURI,
+    TelURI,
+    parse_name_addr,
+    parse_uri,
+)
 
 REASONS = {
     100: "Trying", 180: "Ringing", 181: "Call Is Being Forwarded", 182: "Queued",
@@ -138,17 +159,47 @@ class SipMessage:
 
 
 class SipRequest(SipMessage):
-    __slots__ = ("method", "uri")
+    """A request. A parsed Request-URI of the common shape is parsed on first access;
+    until then the request serializes it as received."""
+
+    __slots__ = ("_uri", "_uri_text", "method")
 
     def __init__(
         self, method: str, uri: URI, headers: Headers | None = None, body: bytes = b""
     ) -> None:
         super().__init__(headers, body)
         self.method = method
-        self.uri = uri
+        self._uri: URI | None = uri
+        self._uri_text = ""
+
+    @classmethod
+    def _received(cls, method: str, uri_text: str, headers: Headers, body: bytes) -> SipRequest:
+        """A parsed request whose Request-URI ``parse_uri`` is known to accept."""
+        self = cls.__new__(cls)
+        self.headers = headers
+        self.body = body
+        self.method = method
+        self._uri = None
+        self._uri_text = uri_text
+        return self
+
+    @property
+    def uri(self) -> URI:
+        uri = self._uri
+        if uri is None:  # parse_message vouched for the text: this cannot fail
+            uri = self._uri = parse_uri(self._uri_text)
+            self._uri_text = ""
+        return uri
+
+    @uri.setter
+    def uri(self, uri: URI) -> None:
+        self._uri = uri
+        self._uri_text = ""
 
     def start_line(self) -> str:
-        return f"{self.method} {self.uri} SIP/2.0"
+        if self._uri is None:
+            return f"{self.method} {self._uri_text} SIP/2.0"
+        return f"{self.method} {self._uri} SIP/2.0"
 
     def __repr__(self) -> str:
         return f"<SipRequest {self.method} {self.uri} cseq={self.headers.get('cseq')!r}>"
@@ -204,7 +255,7 @@ def parse_message(data: bytes, *, stream: bool = False) -> SipRequest | SipRespo
     Content-Length means "the rest of the datagram" (RFC 3261 §18.3).
     """
     try:
-        msg, start_error = _split(data)
+        msg, start_error, scan = _split(data)
     except RemoteProtocolError:
         raise
     except (ValueError, IndexError, UnicodeError) as exc:  # defensive: never leak these
@@ -212,7 +263,7 @@ def parse_message(data: bytes, *, stream: bool = False) -> SipRequest | SipRespo
     try:
         if start_error is not None:
             raise start_error
-        _validate(msg, stream)
+        _validate(msg, scan)
     except RemoteProtocolError as exc:
         exc.sip_message = msg
         raise
@@ -223,7 +274,38 @@ def parse_message(data: bytes, *, stream: bool = False) -> SipRequest | SipRespo
     return msg
 
 
-def _split(data: bytes) -> tuple[SipRequest | SipResponse, RemoteProtocolError | None]:
+class _Scan:
+    """What one pass over the header lines noticed, for ``_validate``."""
+
+    __slots__ = ("duplicate", "first", "unchecked")
+
+    def __init__(self) -> None:
+        self.first: dict[str, str] = {}  # key -> value of its first field line
+        self.unchecked: set[str] = set()  # keys with a value the quick check did not pass
+        self.duplicate: str | None = None  # first header seen twice that may appear once
+
+
+# Quick syntax checks for the headers whose typed views are built on first access.
+_PLAIN: dict[str, Callable[[str], object]] = {
+    "via": PLAIN_VIAS.match,
+    "from": PLAIN_NAME_ADDR.match,
+    "to": PLAIN_NAME_ADDR.match,
+    "contact": PLAIN_NAME_ADDRS.match,
+    "record-route": PLAIN_NAME_ADDRS.match,
+    "route": PLAIN_NAME_ADDRS.match,
+}
+
+
+class _Name(NamedTuple):
+    """What the parser needs to know about one raw header name."""
+
+    key: str  # lower-case long form
+    canon: str  # the name to emit
+    check: Callable[[str], object] | None  # quick syntax check of the value, if any
+    single: bool  # may appear at most once
+
+
+def _split(data: bytes) -> tuple[SipRequest | SipResponse, RemoteProtocolError | None, _Scan]:
     if len(data) > MAX_MESSAGE:
         raise bad("message too large", 513)
     data = data.lstrip(b"\r\n")
@@ -238,31 +320,41 @@ def _split(data: bytes) -> tuple[SipRequest | SipResponse, RemoteProtocolError |
     text = head.decode("utf-8", "surrogateescape")
     if "\r\n " in text or "\r\n\t" in text:
         text = _FOLD.sub(" ", text)
-    start, _, rest = text.partition("\r\n")
-    pairs = _LINE.findall(rest)
-    nlines = rest.count("\r\n") + 1 if rest else 0
-    if len(pairs) != nlines or text.count("\n") != nlines or text.count("\r") != nlines:
+    lines = text.split("\r\n")
+    if text.count("\n") != len(lines) - 1 or text.count("\r") != len(lines) - 1:
         raise bad("malformed header line or stray CR/LF")
     items: list[tuple[str, str, str]] = []
     append = items.append
     names = _NAMES
-    for name, value in pairs:
-        kc = names.get(name)
-        if kc is None:
-            kc = _name_key(name)
-        append((kc[0], kc[1], value.strip(" \t")))
+    scan = _Scan()
+    first, unchecked = scan.first, scan.unchecked
+    for line in islice(lines, 1, None):
+        name, colon, value = line.partition(":")
+        if not colon:
+            raise bad("malformed header line or stray CR/LF")
+        info = names.get(name) or _name_info(name)
+        key = info[0]
+        value = value.strip(" \t")
+        append((key, info[1], value))
+        if key not in first:
+            first[key] = value
+        elif info[3] and scan.duplicate is None:
+            scan.duplicate = key
+        check = info[2]
+        if check is not None and check(value) is None:
+            unchecked.add(key)
     headers = Headers._raw(items)
+    start = lines[0]
     if start.startswith("SIP/"):
-        return _response_line(start, headers, body)
-    return _request_line(start, headers, body)
+        return (*_response_line(start, headers, body), scan)
+    return (*_request_line(start, headers, body), scan)
 
 
-_LINE = re.compile(r"([^:\r\n]+):([^\r\n]*)(?:\r\n|\Z)")
-_NAMES: dict[str, tuple[str, str]] = {}
+_NAMES: dict[str, _Name] = {}
 
 
-def _name_key(raw: str) -> tuple[str, str]:
-    """(key, emitted name) for a raw header name; remembered for the next message."""
+def _name_info(raw: str) -> _Name:
+    """What to know about a raw header name; remembered for the next message."""
     name = raw.rstrip(" \t")
     low = name.lower()
     key = COMPACT.get(low, low)
@@ -271,9 +363,10 @@ def _name_key(raw: str) -> tuple[str, str]:
         if not _TOKEN.match(name):
             raise bad(f"bad header name {name[:60]!r}")
         canon = name
+    info = _Name(key, canon, _PLAIN.get(key), key in SINGLE_HEADERS)
     if len(_NAMES) < 2048:
-        _NAMES[raw] = (key, canon)
-    return key, canon
+        _NAMES[raw] = info
+    return info
 
 
 def _response_line(
@@ -294,6 +387,13 @@ def _request_line(
 ) -> tuple[SipRequest, RemoteProtocolError | None]:
     parts = start.split(" ")
     method = parts[0]
+    if (
+        len(parts) == 3
+        and parts[2] == "SIP/2.0"
+        and _TOKEN.match(method)
+        and PLAIN_SIP_URI.match(parts[1])
+    ):  # the common case: the Request-URI is parsed on first access
+        return SipRequest._received(method, parts[1], headers, body), None
     req = SipRequest(method, AbsoluteURI("invalid", start), headers, body)
     if len(parts) != 3 or not _TOKEN.match(method):
         return req, bad("malformed request line")
@@ -310,31 +410,47 @@ def _request_line(
     return req, None
 
 
-def _validate(msg: SipRequest | SipResponse, stream: bool) -> None:
+def _validate(msg: SipRequest | SipResponse, scan: _Scan) -> None:
+    """Reject what the typed views would reject, building as few of them as possible.
+
+    Via, From, To, Contact, Route and Record-Route values of the common shape passed a
+    quick syntax check in ``_split`` and are parsed on first access, which then cannot
+    fail; any other value is parsed here, so a malformed one is rejected now with the
+    parser's own error.
+    """
+    if scan.duplicate is not None:
+        raise bad(f"more than one {scan.duplicate}")
     headers = msg.headers
-    seen: set[str] = set()
-    for key, _, _ in headers._items:
-        if key in seen and key in SINGLE_HEADERS:
-            raise bad(f"more than one {key}")
-        seen.add(key)
-    msg.via  # noqa: B018 -- parse and cache
-    cseq = msg.cseq
-    msg.call_id  # noqa: B018
-    msg.from_  # noqa: B018
-    msg.to  # noqa: B018
-    if isinstance(msg, SipRequest) and cseq.method != msg.method:
+    first, unchecked = scan.first, scan.unchecked
+    if "via" in unchecked or "via" not in first:
+        msg.via  # noqa: B018 -- raises the precise error
+    cseq_text = first.get("cseq")
+    if cseq_text is None:
+        raise bad("missing CSeq")
+    cseq_method_ = cseq_method(cseq_text)
+    call_id = first.get("call-id")
+    if not call_id or " " in call_id or "\t" in call_id:
+        raise bad("missing or malformed Call-ID")
+    headers._prime("call-id", call_id)
+    if "from" in unchecked or "from" not in first:
+        msg.from_  # noqa: B018
+    if "to" in unchecked or "to" not in first:
+        msg.to  # noqa: B018
+    if isinstance(msg, SipRequest) and cseq_method_ != msg.method:
         raise bad("CSeq method does not match the request method")
-    if "max-forwards" in seen:
-        msg.max_forwards  # noqa: B018
-    if "contact" in seen:
+    max_forwards = first.get("max-forwards")
+    if max_forwards is not None:
+        parse_uint(max_forwards, 255, "Max-Forwards")
+    if "contact" in unchecked:
         msg.contact  # noqa: B018
-    if "record-route" in seen:
+    if "record-route" in unchecked:
         msg.record_route  # noqa: B018
-    if "route" in seen:
+    if "route" in unchecked:
         msg.route  # noqa: B018
-    if "date" in seen:
-        check_date(headers.get("date") or "")
-    length = headers.get("content-length")
+    date = first.get("date")
+    if date is not None:
+        check_date(date)
+    length = first.get("content-length")
     if length is not None:
         n = parse_uint(length, MAX_MESSAGE, "Content-Length")
         if n > len(msg.body):

@@ -14,7 +14,11 @@ from urllib.parse import quote, unquote
 from voxgate.sip.errors import RemoteProtocolError
 
 _SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+\-.]*\Z")
-_HOST = re.compile(r"(?:[A-Za-z0-9](?:[A-Za-z0-9_\-.]*[A-Za-z0-9_.])?|\[[0-9A-Fa-f:.]+\])\Z")
+# Pattern pieces shared by the fast paths here and in ``headers`` and by the quick
+# syntax checks built from them: a hostname or IPv6 reference, and a port (0-65535).
+HOST = r"(?:[A-Za-z0-9](?:[A-Za-z0-9_\-.]*[A-Za-z0-9_.])?|\[[0-9A-Fa-f:.]+\])"
+PORT = r"(?:6553[0-5]|655[0-2][0-9]|65[0-4][0-9]{2}|6[0-4][0-9]{3}|[0-5]?[0-9]{1,4})"
+_HOST = re.compile(HOST + r"\Z")
 _ESCAPE_OK = re.compile(r"%(?![0-9A-Fa-f]{2})")
 # Characters that may never appear raw in a URI component (CTL, SP, delimiters).
 _BAD_RAW = re.compile(r"[\x00-\x20\x7f<>\"@\\{}|^]")
@@ -200,27 +204,28 @@ def parse_uri(text: str) -> URI:
     return AbsoluteURI(scheme, rest)
 
 
-_FAST_SIP = re.compile(
+# The common shape of a SIP URI after ``sip:``: no escapes, password or headers.
+_SIP_BODY = (
     r"(?:([A-Za-z0-9\-_.!~*'()&=+$,]+)@)?"
-    r"([A-Za-z0-9](?:[A-Za-z0-9_\-.]*[A-Za-z0-9_.])?|\[[0-9A-Fa-f:.]+\])"
-    r"(?::([0-9]{1,5}))?"
-    r"((?:;[A-Za-z0-9\-_.!~*'()\[\]/:&+$]+(?:=[A-Za-z0-9\-_.!~*'()\[\]/:&+$]+)?)*)\Z"
+    rf"({HOST})"
+    rf"(?::({PORT}))?"
+    r"((?:;[A-Za-z0-9\-_.!~*'()\[\]/:&+$]+(?:=[A-Za-z0-9\-_.!~*'()\[\]/:&+$]+)?)*)"
 )
+_FAST_SIP = re.compile(_SIP_BODY + r"\Z")
 
 
 def _parse_sip(scheme: str, rest: str) -> SipURI:
     m = _FAST_SIP.match(rest)
-    if m is not None:
-        user, host, port, ptext = m.groups()
-        if port is None or int(port) <= 65535:
-            uri = SipURI(host, user, None, int(port) if port else None, scheme)
-            if ptext:
-                params = uri.params
-                for item in ptext[1:].split(";"):
-                    name, eq, value = item.partition("=")
-                    params[name.lower()] = value if eq else None
-            return uri
-    return _parse_sip_slow(scheme, rest)
+    if m is None:
+        return _parse_sip_slow(scheme, rest)
+    user, host, port, ptext = m.groups()
+    uri = SipURI(host, user, None, int(port) if port else None, scheme)
+    if ptext:
+        params = uri.params
+        for item in ptext[1:].split(";"):
+            name, eq, value = item.partition("=")
+            params[name.lower()] = value if eq else None
+    return uri
 
 
 def _parse_sip_slow(scheme: str, rest: str) -> SipURI:
@@ -364,10 +369,26 @@ _DISPLAY_TOKENS = re.compile(r"[A-Za-z0-9\-.!%*_+`'~]+(?:[ \t]+[A-Za-z0-9\-.!%*_
 
 
 _T = r"[A-Za-z0-9\-.!%*_+`'~]+"
-_FAST_NAME_ADDR = re.compile(
-    rf'(?:"([^"\\\x00-\x1f]*)"[ \t]*|({_T}(?:[ \t]+{_T})*)[ \t]*)?<([^<>\x00-\x20"]+)>'
-    rf"((?:[ \t]*;[ \t]*{_T}(?:[ \t]*=[ \t]*[A-Za-z0-9\-.!%*_+`'~:\[\]]+)?)*)[ \t]*\Z"
-)
+
+
+def _name_addr_pattern(uri: str) -> str:
+    """A name-addr without escapes in its display name; ``uri`` matches what is in <>."""
+    return (
+        rf'(?:"([^"\\\x00-\x1f]*)"[ \t]*|({_T}(?:[ \t]+{_T})*)[ \t]*)?<({uri})>'
+        rf"((?:[ \t]*;[ \t]*{_T}(?:[ \t]*=[ \t]*[A-Za-z0-9\-.!%*_+`'~:\[\]]+)?)*)[ \t]*"
+    )
+
+
+_FAST_NAME_ADDR = re.compile(_name_addr_pattern(r'[^<>\x00-\x20"]+') + r"\Z")
+# Quick syntax checks. A value they match takes the fast paths of ``parse_name_addr``
+# and ``parse_uri`` (a ``sip:``/``sips:`` URI of the common shape), so parsing it
+# cannot fail; a value they do not match may still be valid and needs the parser.
+# ``split_list`` cuts a matching list exactly at the commas between the elements.
+_PLAIN = _name_addr_pattern("[Ss][Ii][Pp][Ss]?:" + _SIP_BODY)
+PLAIN_NAME_ADDR = re.compile(_PLAIN + r"\Z")
+# ...and a bare URI that ``parse_uri`` takes by its fast path (no URI headers either).
+PLAIN_SIP_URI = re.compile("[Ss][Ii][Pp][Ss]?:" + _SIP_BODY + r"\Z")
+PLAIN_NAME_ADDRS = re.compile(rf"{_PLAIN}(?:[ \t]*,[ \t]*{_PLAIN})*\Z")
 
 
 def parse_name_addr(text: str) -> NameAddr:

@@ -380,7 +380,14 @@ def bench_overload(seconds: float, calls: int) -> dict[str, Any]:
 
 
 # -- (c) message cost --------------------------------------------------------------------------
-def bench_parse(rounds: int = 20000) -> dict[str, float]:
+def bench_parse(rounds: int = 20000, runs: int = 50) -> dict[str, float]:
+    """Best time per call over many short runs, ours and the baseline interleaved.
+
+    The machine is shared, so one long run measures its load as much as the code: the
+    fastest of many short runs is the least disturbed one, and interleaving the two
+    functions gives both the same chances of a quiet moment.
+    """
+
     def ours() -> None:
         parse_message(INVITE).to_bytes()
 
@@ -389,16 +396,15 @@ def bench_parse(rounds: int = 20000) -> dict[str, float]:
     def stdlib() -> None:
         http.client.parse_headers(io.BytesIO(head)).as_bytes()
 
-    def best(fn: Any) -> float:
-        runs = []
-        for _ in range(5):
+    per_run = rounds // runs
+    best = {"ours_us": float("inf"), "stdlib_us": float("inf")}
+    for _ in range(runs):
+        for key, fn in (("ours_us", ours), ("stdlib_us", stdlib)):
             t = time.perf_counter()
-            for _ in range(rounds // 5):
+            for _ in range(per_run):
                 fn()
-            runs.append((time.perf_counter() - t) / (rounds // 5))
-        return min(runs) * 1e6
-
-    return {"ours_us": best(ours), "stdlib_us": best(stdlib)}
+            best[key] = min(best[key], (time.perf_counter() - t) / per_run * 1e6)
+    return best
 
 
 # -- (d) memory per idle call ------------------------------------------------------------------

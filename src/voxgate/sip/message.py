@@ -318,7 +318,7 @@ def _split(data: bytes) -> tuple[SipRequest | SipResponse, RemoteProtocolError |
             raise bad("no blank line after the headers")
         head, body = data[:end].replace(b"\r\n", b"\n").replace(b"\n", b"\r\n"), data[end + 2 :]
     text = head.decode("utf-8", "surrogateescape")
-    if "\r\n " in text or "\r\n\t" in text:
+    if _FOLD.search(text):
         text = _FOLD.sub(" ", text)
     lines = text.split("\r\n")
     if text.count("\n") != len(lines) - 1 or text.count("\r") != len(lines) - 1:

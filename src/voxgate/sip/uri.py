@@ -186,14 +186,30 @@ class AbsoluteURI:
 URI = SipURI | TelURI | AbsoluteURI
 
 
+# The common shape of a SIP URI: no escapes, password or URI headers. Groups: scheme,
+# user, host, port, parameters. ``PLAIN_SIP_URI`` is also the quick syntax check of a
+# Request-URI: ``parse_uri`` cannot fail on what it matches.
+_PLAIN_URI = (
+    r"([Ss][Ii][Pp][Ss]?):"
+    r"(?:([A-Za-z0-9\-_.!~*'()&=+$,]+)@)?"
+    rf"({HOST})"
+    rf"(?::({PORT}))?"
+    r"((?:;[A-Za-z0-9\-_.!~*'()\[\]/:&+$]+(?:=[A-Za-z0-9\-_.!~*'()\[\]/:&+$]+)?)*)"
+)
+PLAIN_SIP_URI = re.compile(_PLAIN_URI + r"\Z")
+
+
 def parse_uri(text: str) -> URI:
     """Parse any URI; ``sip``/``sips``/``tel`` are parsed structurally."""
+    m = PLAIN_SIP_URI.match(text)
+    if m is not None:
+        return _plain_sip_uri(*m.groups())
     scheme, colon, rest = text.partition(":")
     if not colon or not _SCHEME.match(scheme):
         raise _bad(f"not a URI: {text[:80]!r}")
     low = scheme.lower()
     if low in ("sip", "sips"):
-        return _parse_sip(low, rest)
+        return _parse_sip_slow(low, rest)
     if low == "tel":
         number, _, ptext = rest.partition(";")
         if not number or _BAD_RAW.search(number):
@@ -204,22 +220,11 @@ def parse_uri(text: str) -> URI:
     return AbsoluteURI(scheme, rest)
 
 
-# The common shape of a SIP URI after ``sip:``: no escapes, password or headers.
-_SIP_BODY = (
-    r"(?:([A-Za-z0-9\-_.!~*'()&=+$,]+)@)?"
-    rf"({HOST})"
-    rf"(?::({PORT}))?"
-    r"((?:;[A-Za-z0-9\-_.!~*'()\[\]/:&+$]+(?:=[A-Za-z0-9\-_.!~*'()\[\]/:&+$]+)?)*)"
-)
-_FAST_SIP = re.compile(_SIP_BODY + r"\Z")
-
-
-def _parse_sip(scheme: str, rest: str) -> SipURI:
-    m = _FAST_SIP.match(rest)
-    if m is None:
-        return _parse_sip_slow(scheme, rest)
-    user, host, port, ptext = m.groups()
-    uri = SipURI(host, user, None, int(port) if port else None, scheme)
+def _plain_sip_uri(
+    scheme: str, user: str | None, host: str, port: str | None, ptext: str
+) -> SipURI:
+    """Build a SIP URI from the groups of ``_PLAIN_URI``."""
+    uri = SipURI(host, user, None, int(port) if port else None, scheme.lower())
     if ptext:
         params = uri.params
         for item in ptext[1:].split(";"):
@@ -380,30 +385,34 @@ def _name_addr_pattern(uri: str) -> str:
 
 
 _FAST_NAME_ADDR = re.compile(_name_addr_pattern(r'[^<>\x00-\x20"]+') + r"\Z")
-# Quick syntax checks. A value they match takes the fast paths of ``parse_name_addr``
-# and ``parse_uri`` (a ``sip:``/``sips:`` URI of the common shape), so parsing it
-# cannot fail; a value they do not match may still be valid and needs the parser.
-# ``split_list`` cuts a matching list exactly at the commas between the elements.
-_PLAIN = _name_addr_pattern("[Ss][Ii][Pp][Ss]?:" + _SIP_BODY)
-PLAIN_NAME_ADDR = re.compile(_PLAIN + r"\Z")
-# ...and a bare URI that ``parse_uri`` takes by its fast path (no URI headers either).
-PLAIN_SIP_URI = re.compile("[Ss][Ii][Pp][Ss]?:" + _SIP_BODY + r"\Z")
-PLAIN_NAME_ADDRS = re.compile(rf"{_PLAIN}(?:[ \t]*,[ \t]*{_PLAIN})*\Z")
+# The same with a SIP URI of the common shape in <>; groups: display (quoted, tokens),
+# the URI text, the five groups of ``_PLAIN_URI``, the parameters. ``PLAIN_NAME_ADDR``
+# and ``PLAIN_NAME_ADDRS`` are quick syntax checks of From/To and of Contact/Route
+# values: ``parse_name_addr`` cannot fail on what they match, and ``split_list`` cuts a
+# matching list exactly at the commas between its elements.
+_PLAIN_NAME_ADDR = _name_addr_pattern(_PLAIN_URI)
+PLAIN_NAME_ADDR = re.compile(_PLAIN_NAME_ADDR + r"\Z")
+PLAIN_NAME_ADDRS = re.compile(rf"{_PLAIN_NAME_ADDR}(?:[ \t]*,[ \t]*{_PLAIN_NAME_ADDR})*\Z")
 
 
 def parse_name_addr(text: str) -> NameAddr:
     """Parse a name-addr or addr-spec header value with its parameters."""
-    m = _FAST_NAME_ADDR.match(text)
+    m = PLAIN_NAME_ADDR.match(text)
     if m is not None:
+        quoted, tokens, _, scheme, user, host, port, uparams, ptext = m.groups()
+        uri: URI = _plain_sip_uri(scheme, user, host, port, uparams)
+    else:
+        m = _FAST_NAME_ADDR.match(text)
+        if m is None:
+            return _parse_name_addr_slow(text)
         quoted, tokens, uri_text, ptext = m.groups()
-        params: dict[str, str | None] = {}
-        if ptext:
-            for item in ptext.split(";")[1:]:
-                name, eq, value = item.partition("=")
-                params[name.strip().lower()] = value.strip() if eq else None
-        display = quoted if quoted is not None else tokens
-        return NameAddr(parse_uri(uri_text), display, params)
-    return _parse_name_addr_slow(text)
+        uri = parse_uri(uri_text)
+    params: dict[str, str | None] = {}
+    if ptext:
+        for item in ptext.split(";")[1:]:
+            name, eq, value = item.partition("=")
+            params[name.strip().lower()] = value.strip() if eq else None
+    return NameAddr(uri, quoted if quoted is not None else tokens, params)
 
 
 def _parse_name_addr_slow(text: str) -> NameAddr:

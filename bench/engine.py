@@ -30,6 +30,7 @@ import csv
 import gc
 import http.client
 import io
+import json
 import os
 import signal
 import socket
@@ -38,12 +39,13 @@ import sys
 import tempfile
 import time
 import tracemalloc
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from voxgate.engine import Engine, EngineConfig, InboundLeg, PortRange, Trunk
+from voxgate.engine import AtCapacity, Engine, EngineConfig, InboundLeg, PortRange, Trunk
 from voxgate.engine.testing import engine_pair
 from voxgate.media import g711, tones
 from voxgate.media.render import TelephoneAudio
@@ -143,58 +145,149 @@ def pct(values: list[float], q: float) -> float:
 
 
 # -- (a) media pacing -------------------------------------------------------------------------
+PACING_CONFIG = EngineConfig(
+    transports=("udp",),
+    rtp_timeout=0,
+    inband_dtmf=False,
+    silence_fill=False,  # nothing is sent but the prompts (and the baseline's packets)
+    rtp_ports=PortRange(20000, 60999),
+)
+
+
+async def _dial_and_wait(engine: Engine, n: int, answer_port: int) -> list[Any]:
+    trunk = Trunk("127.0.0.1", answer_port)
+    legs = []
+    for i in range(n):
+        while True:
+            try:
+                legs.append(await engine.dial(str(1000 + i), trunk=trunk, ring_timeout=30))
+                break
+            except AtCapacity:
+                await asyncio.sleep(0.05)  # the engine runs behind: as a dispatcher would
+        if i % 50 == 49:
+            await asyncio.sleep(0.05)  # do not flood the answerer's socket
+    await asyncio.gather(*(leg.wait_answered(30) for leg in legs))
+    return legs
+
+
+async def _observe_clock(engine: Engine, seconds: float) -> tuple[list[float], float]:
+    """Lateness of the media clock's wakeups over ``seconds``, and packets sent per second."""
+    clock = engine.clock
+    lateness: list[float] = []
+    fire = clock._fire  # the bench observes the clock's own wakeups
+
+    def observed() -> None:
+        lateness.append(engine.loop.time() - clock._time_of(clock._next))
+        fire()
+
+    clock._fire = observed  # type: ignore[method-assign]
+    if clock._handle is not None:
+        clock._handle.cancel()
+        clock._arm()
+    ticks, skips = clock.ticks, clock.skips
+    await asyncio.sleep(seconds)
+    sent = (clock.ticks - ticks) / seconds  # packets the clock sent per second
+    if clock.skips != skips:
+        print(f"note: the media clock fell behind {clock.skips - skips} times", file=sys.stderr)
+    clock._fire = fire  # type: ignore[method-assign]
+    return lateness, sent
+
+
+def _prompt() -> TelephoneAudio:
+    return TelephoneAudio("pcmu", g711.encode("pcmu", tones.tone((440.0,), 60.0)))
+
+
 async def _engine_pacing(
     n: int, seconds: float, answer_port: int
 ) -> tuple[float, float, float, float, int, float]:
-    config = EngineConfig(
-        transports=("udp",),
-        rtp_timeout=0,
-        inband_dtmf=False,
-        silence_fill=False,  # nothing is sent but the prompts (and the baseline's packets)
-        rtp_ports=PortRange(20000, 60999),
-    )
-    tone = tones.tone((440.0,), 60.0)
-    audio = TelephoneAudio("pcmu", g711.encode("pcmu", tone))
-    async with Engine(config) as engine:
-        trunk = Trunk("127.0.0.1", answer_port)
-        legs = []
-        for i in range(n):
-            legs.append(await engine.dial(str(1000 + i), trunk=trunk, ring_timeout=30))
-            if i % 50 == 49:
-                await asyncio.sleep(0.05)  # do not flood the answerer's socket
-        answered = await asyncio.gather(*(leg.wait_answered(30) for leg in legs))
+    audio = _prompt()
+    async with Engine(PACING_CONFIG) as engine:
+        legs = await _dial_and_wait(engine, n, answer_port)
+        answered = sum(leg.state == "answered" for leg in legs)
         targets = [leg.rtp.remote for leg in legs if leg.rtp.remote is not None]
         bare_p50, bare_p99 = await _bare_pacing(targets, seconds)
         players = [asyncio.create_task(leg.play(audio)) for leg in legs]
         await asyncio.sleep(1.0)  # let the set-up settle
-        clock = engine.clock
-        lateness: list[float] = []
-        fire = clock._fire  # the bench observes the clock's own wakeups
-
-        def observed() -> None:
-            lateness.append(engine.loop.time() - clock._time_of(clock._next))
-            fire()
-
-        clock._fire = observed  # type: ignore[method-assign]
-        if clock._handle is not None:
-            clock._handle.cancel()
-            clock._arm()
-        ticks, skips = clock.ticks, clock.skips
-        await asyncio.sleep(seconds)
-        sent = (clock.ticks - ticks) / seconds  # packets the clock sent per second
-        if clock.skips != skips:
-            print(f"note: the media clock fell behind {clock.skips - skips} times", file=sys.stderr)
-        clock._fire = fire  # type: ignore[method-assign]
+        lateness, sent = await _observe_clock(engine, seconds)
         for task in players:
             task.cancel()
         await asyncio.gather(*(leg.hangup() for leg in legs), return_exceptions=True)
     p50, p99 = pct(lateness, 50) * 1000, pct(lateness, 99) * 1000
-    return p50, p99, bare_p50, bare_p99, sum(answered), sent
+    return p50, p99, bare_p50, bare_p99, answered, sent
+
+
+async def _node_worker(engine: Engine, arg: tuple[int, float, int, float, str]) -> None:
+    """One media worker's share of (a) per node: dial its calls, then at wall-clock
+    ``start`` run the bare sender to them, then play to them and observe its clock."""
+    n, seconds, answer_port, start, out_dir = arg
+    assert engine.config.worker is not None
+    out = Path(out_dir) / f"worker{engine.config.worker.index}.json"
+    audio = _prompt()
+    legs = await _dial_and_wait(engine, n, answer_port)
+    targets = [leg.rtp.remote for leg in legs if leg.rtp.remote is not None]
+    await asyncio.sleep(max(0.0, start - time.time()))
+    bare = await _bare_samples(targets, seconds)
+    players = [asyncio.create_task(leg.play(audio)) for leg in legs]
+    await asyncio.sleep(1.0)
+    lateness, sent = await _observe_clock(engine, seconds)
+    result = {
+        "answered": sum(leg.state == "answered" for leg in legs),
+        "lateness": lateness,
+        "bare": bare,
+        "sent": sent,
+    }
+    out.write_text(json.dumps(result))
+    for task in players:
+        task.cancel()
+    await asyncio.gather(*(leg.hangup() for leg in legs), return_exceptions=True)
+    await asyncio.Event().wait()  # stay up until the group stops us
+
+
+def bench_pacing_node(total: int, workers: int, seconds: float) -> dict[str, Any]:
+    """(a) per node: ``total`` calls over ``workers`` engine processes sharing one SIP port,
+    against as many bare tick senders running at once to the same receivers."""
+    from voxgate.engine.workers import WorkerGroup
+
+    port = free_port()
+    answerer = start_answerer(port, send_media=False)
+    try:
+        with tempfile.TemporaryDirectory(prefix="voxgate-bench-node-") as tmp:
+            outs = [Path(tmp) / f"worker{i}.json" for i in range(workers)]
+            start = time.time() + 10 + total / 200  # dialling takes a while
+            config = replace(PACING_CONFIG, sip_port=free_port())
+            arg = (total // workers, seconds, port, start, tmp)
+            with WorkerGroup(config, workers, _node_worker, arg):
+                deadline = time.time() + 120 + 2 * seconds
+                while not all(out.exists() for out in outs) and time.time() < deadline:
+                    time.sleep(0.2)
+            results = [json.loads(out.read_text()) for out in outs if out.exists()]
+    finally:
+        stop(answerer)
+    if len(results) != workers:
+        raise RuntimeError("not every media worker reported")
+    lateness = [x for r in results for x in r["lateness"]]
+    bare = [x for r in results for x in r["bare"]]
+    return {
+        "calls": total,
+        "workers": workers,
+        "answered": sum(r["answered"] for r in results),
+        "sent": sum(r["sent"] for r in results),
+        "p50": pct(lateness, 50) * 1000,
+        "p99": pct(lateness, 99) * 1000,
+        "bare_p50": pct(bare, 50) * 1000,
+        "bare_p99": pct(bare, 99) * 1000,
+    }
 
 
 async def _bare_pacing(targets: list[tuple[str, int]], seconds: float) -> tuple[float, float]:
+    lateness = await _bare_samples(targets, seconds)
+    return pct(lateness, 50) * 1000, pct(lateness, 99) * 1000
+
+
+async def _bare_samples(targets: list[tuple[str, int]], seconds: float) -> list[float]:
     """The reference: one timer per 1 ms slot, each sending one 172-byte datagram to each of
-    its share of the same receivers the engine's calls send to."""
+    its share of the same receivers the engine's calls send to. Returns each wakeup's
+    lateness, seconds."""
     loop = asyncio.get_running_loop()
     transport, _ = await loop.create_datagram_endpoint(
         asyncio.DatagramProtocol, local_addr=("127.0.0.1", 0)
@@ -220,7 +313,7 @@ async def _bare_pacing(targets: list[tuple[str, int]], seconds: float) -> tuple[
     loop.call_at(epoch, fire, 0)
     await done
     transport.close()
-    return pct(lateness, 50) * 1000, pct(lateness, 99) * 1000
+    return lateness
 
 
 def bench_pacing(counts: list[int], seconds: float) -> list[dict[str, Any]]:
@@ -451,10 +544,12 @@ async def _memory(n: int) -> tuple[float, float]:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--calls", default="250,500,1000")
+    parser.add_argument("--node-calls", default="1000,1500,2000")
+    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--setups", type=int, default=5000)
     parser.add_argument("--seconds", type=float, default=5.0)
     parser.add_argument("--memory-calls", type=int, default=200)
-    parser.add_argument("--only", default="a,b,c,d,e")
+    parser.add_argument("--only", default="a,n,b,c,d,e")
     parser.add_argument("--answer", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--quiet", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--shed-delay", type=float, default=0.0, help=argparse.SUPPRESS)
@@ -487,6 +582,16 @@ def main() -> None:
             f"{s['ref_rate']:.0f}/s ({s['ref_ok']} ok, {s['ref_failed']} failed); "
             f"ratio {s['rate'] / s['ref_rate']:.2f}"
         )
+    if "n" in only:
+        for calls in (int(x) for x in args.node_calls.split(",")):
+            r = bench_pacing_node(calls, args.workers, args.seconds)
+            print(
+                f"(a, node) {r['calls']} calls over {r['workers']} media workers "
+                f"({r['answered']} answered, {r['sent']:.0f} packets/s): clock lateness "
+                f"p50 {r['p50']:.2f} ms p99 {r['p99']:.2f} ms; {r['workers']} bare tick "
+                f"senders at once p50 {r['bare_p50']:.2f} ms p99 {r['bare_p99']:.2f} ms; "
+                f"p99 ratio {r['p99'] / max(r['bare_p99'], 1e-3):.1f}"
+            )
     if "e" in only:
         o = bench_overload(args.flood_seconds, args.setups)
         peak = o["peak"]["rate"]

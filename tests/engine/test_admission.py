@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
+
+import pytest
+
+from voxgate.engine import AtCapacity, Engine
 from voxgate.engine.overload import CALM, FLOOR, WINDOW, Admission
+from voxgate.engine.testing import engine_pair
 
 TARGET = 0.05
 
@@ -74,3 +80,30 @@ def test_an_idle_stretch_counts_as_calm() -> None:
 def test_disabled_admits_everything() -> None:
     admission = Admission(0.0)
     assert all(admission.admit(0.0, waited=5.0) for _ in range(1000))
+
+
+def _fall_behind(engine: Engine) -> None:
+    """Make the engine's admission see a late window now (as a busy loop would)."""
+    engine.admission.observe(1.0)
+    engine.admission.window_start = engine.loop.time() - 2 * WINDOW
+
+
+async def test_an_engine_running_behind_refuses_invites_statelessly_and_places_no_calls() -> None:
+    async with engine_pair() as (a, b):
+        _fall_behind(b)
+        # ten calls at once: the limit lets a trickle through, the rest are refused
+        legs = [await a.dial("100", trunk=b.trunk_to_me(), ring_timeout=5) for _ in range(10)]
+        await asyncio.sleep(1.0)
+        refused = [leg for leg in legs if leg.ended]
+        assert 1 <= len(refused) <= 10 - FLOOR
+        for leg in refused:
+            hangup = await leg.wait_ended(1)
+            assert (hangup.sip_status, hangup.side) == (503, "remote")
+            assert "Retry-After: 5" in leg.trace.render()
+            assert ";tag=vxshed" in leg.trace.render()  # the stateless refusal
+        assert b.shed_invites == b.admission.shed == len(refused)
+        _fall_behind(a)
+        with pytest.raises(AtCapacity) as info:
+            for _ in range(10):
+                await a.dial("200", trunk=b.trunk_to_me())
+        assert info.value.behind and "running behind" in str(info.value)

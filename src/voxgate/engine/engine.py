@@ -86,11 +86,16 @@ class EngineConfig:
 
 
 class AtCapacity(Exception):
-    """The engine carries as many calls as it is configured for; try again later."""
+    """The engine takes no new call now (full, or running behind); try again later."""
 
-    def __init__(self, max_calls: int) -> None:
-        super().__init__(f"the engine already carries its maximum of {max_calls} calls")
+    def __init__(self, max_calls: int, *, behind: bool = False) -> None:
+        if behind:
+            message = "the engine is running behind: new calls are limited for now"
+        else:
+            message = f"the engine already carries its maximum of {max_calls} calls"
+        super().__init__(message)
         self.max_calls = max_calls
+        self.behind = behind
 
 
 class NotRegistered(Exception):
@@ -270,8 +275,7 @@ class Engine:
         Raises :class:`AtCapacity` when the engine already carries ``max_calls`` calls
         or is running behind (see ``shed_delay``).
         """
-        if self.at_capacity or not self.admission.admit(self.loop.time()):
-            raise AtCapacity(self.config.max_calls)
+        self._admit_dial()
         transport = self.transports[trunk.transport.upper()]
         peer = await self._resolve(trunk.host, trunk.port)
         params: dict[str, str | None] = {"transport": "tcp"} if transport.reliable else {}
@@ -302,8 +306,7 @@ class Engine:
         Raises :class:`NotRegistered` when the extension has no live binding, and
         :class:`AtCapacity` when the engine is full or running behind.
         """
-        if self.at_capacity or not self.admission.admit(self.loop.time()):
-            raise AtCapacity(self.config.max_calls)
+        self._admit_dial()
         bindings = self.registrations.lookup(number, self.loop.time())
         if not bindings:
             raise NotRegistered(number)
@@ -423,6 +426,12 @@ class Engine:
             elif admission.shed and data.startswith(b"ACK ") and is_ack_with_tag(data, SHED_TAG):
                 return  # the ACK of a stateless refusal: nothing to do
         self.endpoint.on_message(data, source, transport)
+
+    def _admit_dial(self) -> None:
+        if self.at_capacity:
+            raise AtCapacity(self.config.max_calls)
+        if not self.admission.admit(self.loop.time()):
+            raise AtCapacity(self.config.max_calls, behind=True)
 
     def _knows(self, call_id: str) -> bool:
         return call_id in self._legs or call_id in self._admitting

@@ -159,8 +159,8 @@ class SipMessage:
 
 
 class SipRequest(SipMessage):
-    """A request. A parsed Request-URI of the common shape is parsed on first access;
-    until then the request serializes it as received."""
+    """A request. In a received request a Request-URI of the common shape is parsed on
+    first access; until then the request serializes it as received."""
 
     __slots__ = ("_uri", "_uri_text", "method")
 
@@ -255,7 +255,7 @@ def parse_message(data: bytes, *, stream: bool = False) -> SipRequest | SipRespo
     Content-Length means "the rest of the datagram" (RFC 3261 §18.3).
     """
     try:
-        msg, start_error, scan = _split(data)
+        msg, start_error, unchecked = _split(data)
     except RemoteProtocolError:
         raise
     except (ValueError, IndexError, UnicodeError) as exc:  # defensive: never leak these
@@ -263,7 +263,7 @@ def parse_message(data: bytes, *, stream: bool = False) -> SipRequest | SipRespo
     try:
         if start_error is not None:
             raise start_error
-        _validate(msg, scan)
+        _validate(msg, unchecked)
     except RemoteProtocolError as exc:
         exc.sip_message = msg
         raise
@@ -272,17 +272,6 @@ def parse_message(data: bytes, *, stream: bool = False) -> SipRequest | SipRespo
         err.sip_message = msg
         raise err from None
     return msg
-
-
-class _Scan:
-    """What one pass over the header lines noticed, for ``_validate``."""
-
-    __slots__ = ("duplicate", "first", "unchecked")
-
-    def __init__(self) -> None:
-        self.first: dict[str, str] = {}  # key -> value of its first field line
-        self.unchecked: set[str] = set()  # keys with a value the quick check did not pass
-        self.duplicate: str | None = None  # first header seen twice that may appear once
 
 
 # Quick syntax checks for the headers whose typed views are built on first access.
@@ -302,10 +291,13 @@ class _Name(NamedTuple):
     key: str  # lower-case long form
     canon: str  # the name to emit
     check: Callable[[str], object] | None  # quick syntax check of the value, if any
-    single: bool  # may appear at most once
 
 
-def _split(data: bytes) -> tuple[SipRequest | SipResponse, RemoteProtocolError | None, _Scan]:
+def _split(
+    data: bytes,
+) -> tuple[SipRequest | SipResponse, RemoteProtocolError | None, set[str]]:
+    """The message, any error in its start line, and the headers with a value that did
+    not pass its quick syntax check."""
     if len(data) > MAX_MESSAGE:
         raise bad("message too large", 513)
     data = data.lstrip(b"\r\n")
@@ -326,28 +318,22 @@ def _split(data: bytes) -> tuple[SipRequest | SipResponse, RemoteProtocolError |
     items: list[tuple[str, str, str]] = []
     append = items.append
     names = _NAMES
-    scan = _Scan()
-    first, unchecked = scan.first, scan.unchecked
+    unchecked: set[str] = set()
     for line in islice(lines, 1, None):
         name, colon, value = line.partition(":")
         if not colon:
             raise bad("malformed header line or stray CR/LF")
         info = names.get(name) or _name_info(name)
-        key = info[0]
         value = value.strip(" \t")
-        append((key, info[1], value))
-        if key not in first:
-            first[key] = value
-        elif info[3] and scan.duplicate is None:
-            scan.duplicate = key
+        append((info[0], info[1], value))
         check = info[2]
         if check is not None and check(value) is None:
-            unchecked.add(key)
+            unchecked.add(info[0])
     headers = Headers._raw(items)
     start = lines[0]
     if start.startswith("SIP/"):
-        return (*_response_line(start, headers, body), scan)
-    return (*_request_line(start, headers, body), scan)
+        return (*_response_line(start, headers, body), unchecked)
+    return (*_request_line(start, headers, body), unchecked)
 
 
 _NAMES: dict[str, _Name] = {}
@@ -363,7 +349,7 @@ def _name_info(raw: str) -> _Name:
         if not _TOKEN.match(name):
             raise bad(f"bad header name {name[:60]!r}")
         canon = name
-    info = _Name(key, canon, _PLAIN.get(key), key in SINGLE_HEADERS)
+    info = _Name(key, canon, _PLAIN.get(key))
     if len(_NAMES) < 2048:
         _NAMES[raw] = info
     return info
@@ -410,7 +396,7 @@ def _request_line(
     return req, None
 
 
-def _validate(msg: SipRequest | SipResponse, scan: _Scan) -> None:
+def _validate(msg: SipRequest | SipResponse, unchecked: set[str]) -> None:
     """Reject what the typed views would reject, building as few of them as possible.
 
     Via, From, To, Contact, Route and Record-Route values of the common shape passed a
@@ -418,10 +404,15 @@ def _validate(msg: SipRequest | SipResponse, scan: _Scan) -> None:
     fail; any other value is parsed here, so a malformed one is rejected now with the
     parser's own error.
     """
-    if scan.duplicate is not None:
-        raise bad(f"more than one {scan.duplicate}")
     headers = msg.headers
-    first, unchecked = scan.first, scan.unchecked
+    items = headers._items
+    first = {key: value for key, _, value in reversed(items)}  # the first field line's
+    if len(first) < len(items):
+        seen: set[str] = set()
+        for key, _, _ in items:
+            if key in seen and key in SINGLE_HEADERS:
+                raise bad(f"more than one {key}")
+            seen.add(key)
     if "via" in unchecked or "via" not in first:
         msg.via  # noqa: B018 -- raises the precise error
     cseq_text = first.get("cseq")

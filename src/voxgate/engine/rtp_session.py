@@ -19,11 +19,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+import socket
 import struct
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any
 
 import numpy as np
 
@@ -61,19 +62,76 @@ class PortRange:
     ) -> RtpSession:
         """Bind an even port from the range; ports in use are skipped."""
         loop = asyncio.get_running_loop()
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
         low = self.low + (self.low & 1)
         count = max(1, (self.high - low) // 2 + 1)
         start = random.randrange(count)
         last: OSError | None = None
         for i in range(min(attempts, count)):
             port = low + 2 * ((start + i) % count)
+            sock = socket.socket(family, socket.SOCK_DGRAM)
             try:
-                _, proto = await loop.create_datagram_endpoint(factory, local_addr=(host, port))
+                sock.setblocking(False)
+                sock.bind((host, port))
             except OSError as exc:
+                sock.close()
                 last = exc
                 continue
-            return proto
+            session = factory()
+            session.attach(RtpSocket(sock, loop, session.datagram_received))
+            return session
         raise OSError(f"no free RTP port in {self.low}-{self.high}: {last}")
+
+
+class RtpSocket:
+    """A leg's UDP socket, read straight from the event loop's selector (no asyncio
+    transport: a call set-up binds one, and every packet of the call goes through it).
+    Send errors are dropped: RTP is lossy, and an ICMP error from a peer that is not
+    listening yet is reported on the socket's next call."""
+
+    __slots__ = ("_fd", "_loop", "_receiver", "_sock")
+    READ_BATCH = 16
+
+    def __init__(
+        self,
+        sock: socket.socket,
+        loop: asyncio.AbstractEventLoop,
+        receiver: Callable[[bytes, Any], None],
+    ) -> None:
+        self._sock = sock
+        self._loop = loop
+        self._receiver = receiver
+        self._fd = sock.fileno()
+        loop.add_reader(self._fd, self._read_ready)
+
+    @property
+    def local(self) -> Addr:
+        name = self._sock.getsockname()
+        return (str(name[0]), int(name[1]))
+
+    def _read_ready(self) -> None:
+        recvfrom, receiver = self._sock.recvfrom, self._receiver
+        for _ in range(self.READ_BATCH):
+            try:
+                data, addr = recvfrom(2048)
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError:
+                if self._sock.fileno() < 0:
+                    return
+                continue  # an ICMP error reported on the socket
+            receiver(data, addr)
+
+    def sendto(self, data: bytes, addr: Addr) -> None:
+        try:  # noqa: SIM105 - every packet goes through here; suppress() costs a context
+            self._sock.sendto(data, addr)
+        except OSError:
+            pass
+
+    def close(self) -> None:
+        if self._sock.fileno() >= 0:
+            self._loop.remove_reader(self._fd)
+            self._sock.close()
 
 
 class _Playback:
@@ -85,7 +143,7 @@ class _Playback:
         self.done = done
 
 
-class RtpSession(asyncio.DatagramProtocol):
+class RtpSession:
     def __init__(
         self,
         *,
@@ -101,7 +159,7 @@ class RtpSession(asyncio.DatagramProtocol):
         self.timeout = timeout
         self._silence_fill = silence_fill
         self._inband = inband_dtmf
-        self._transport: asyncio.DatagramTransport | None = None
+        self._transport: RtpSocket | None = None
         self.local: Addr = ("0.0.0.0", 0)
         self.remote: Addr | None = None
         self.latched = False
@@ -144,13 +202,9 @@ class RtpSession(asyncio.DatagramProtocol):
         )
 
     # -- socket -----------------------------------------------------------------------
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self._transport = cast(asyncio.DatagramTransport, transport)
-        name = transport.get_extra_info("sockname")
-        self.local = (name[0], name[1])
-
-    def error_received(self, exc: Exception) -> None:
-        pass  # ICMP port unreachable from a peer that is not listening (yet)
+    def attach(self, transport: RtpSocket) -> None:
+        self._transport = transport
+        self.local = transport.local
 
     def datagram_received(self, data: bytes, addr: tuple[str | Any, int]) -> None:
         try:

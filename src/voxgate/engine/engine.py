@@ -72,7 +72,7 @@ class EngineConfig:
     # and timers may run late before new calls are admitted at a reduced rate; a new UDP
     # INVITE past it gets a stateless 503 + Retry-After and dial() raises AtCapacity.
     # 0 disables.
-    shed_delay: float = 0.05
+    shed_delay: float = 0.1
     timers: Timers = DEFAULT_TIMERS
     user_agent: str = "voxgate"
     # registrar (used once Engine.extension_password is set)

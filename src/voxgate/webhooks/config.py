@@ -10,8 +10,6 @@ from voxgate.webhooks.formats.base import Platform
 from voxgate.webhooks.retry import RetryPolicy
 from voxgate.webhooks.worker import WorkerConfig
 
-PREFETCH_ROUNDS = 3
-
 
 def platform_of(settings: Settings) -> Platform:
     host = urlsplit(settings.public_url).hostname or settings.http_host
@@ -34,12 +32,8 @@ def worker_config_of(settings: Settings) -> WorkerConfig:
         concurrency=settings.webhook_concurrency,
         per_host=settings.webhook_per_host,
         poll_seconds=settings.webhook_poll_seconds,
-        # a claimed delivery may wait PREFETCH attempts in its host's ready queue, then be sent
-        lease_seconds=max(
-            settings.webhook_lease_seconds,
-            (PREFETCH_ROUNDS + 1) * settings.webhook_attempt_deadline + 1,
-        ),
-        prefetch_rounds=PREFETCH_ROUNDS,
+        # one attempt, plus as long again for waiting in the host's ready queue (at least)
+        lease_seconds=max(settings.webhook_lease_seconds, 2 * settings.webhook_attempt_deadline),
         connect_timeout=settings.webhook_connect_timeout,
         read_timeout=settings.webhook_read_timeout,
         attempt_deadline=settings.webhook_attempt_deadline,

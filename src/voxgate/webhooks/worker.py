@@ -1,34 +1,37 @@
 """The delivery worker: claims due deliveries, sends them, records every attempt.
 
-One loop, the pump, does all the SQL: in one transaction it records the attempts that finished
-since its last turn and claims due deliveries. Sending happens in *lanes*: at most
-``concurrency`` per process and ``per_host`` to any one host, so a slow or hostile receiver
-holds at most ``per_host`` lanes. The pump claims up to ``prefetch_rounds`` rounds ahead
-(``per_host`` each, per host) into a per-host ready queue, so a lane that finishes an attempt
-starts the next at once instead of waiting for a database round trip; the lease covers that
-wait (it is at least ``(prefetch_rounds + 1) * attempt_deadline``).
-A commit that enqueued deliveries, or a finished attempt, wakes the pump at once; otherwise it
-polls every ``poll_seconds``.
+One loop, the pump, does all the SQL: in one transaction it gives back what it will not send,
+records the attempts that finished since its last turn and claims due deliveries. Sending
+happens in *lanes*: at most ``concurrency`` per process and ``per_host`` to any one host, so a
+slow or hostile receiver holds at most ``per_host`` lanes.
+
+The pump claims ahead into per-host ready queues (:mod:`voxgate.webhooks.dispatch`), so a lane
+that finishes an attempt starts the next at once instead of waiting for the database. How far
+ahead follows each host's attempt latency, bounded so that every claimed delivery can still be
+started within its lease; one that could not is never sent by this worker but given back. The
+lease therefore only has to cover one attempt plus the wait in the queue, not a fixed number
+of attempts.
+
+When the pump runs: at once when a commit enqueued deliveries (then every 5 ms for 100 ms),
+when a host's ready queue runs low while the database had more for it, or when
+``record_batch`` attempts have finished; finished attempts otherwise wait at most
+``record_delay`` to be recorded; and every ``poll_seconds`` regardless.
 """
 
 from __future__ import annotations
 
 import asyncio
-import base64
 import contextlib
 import json
 import logging
 import random
 import secrets
 import time
-from collections import Counter, defaultdict, deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 from urllib.parse import urlsplit
-
-import httpx
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from voxgate import __version__
 from voxgate.clock import Clock, SystemClock
@@ -36,12 +39,16 @@ from voxgate.security.secrets import SecretBox
 from voxgate.store import webhooks as store
 from voxgate.store.db import Database
 from voxgate.webhooks import signing, targets
+from voxgate.webhooks.dispatch import Claimed, Dispatch
 from voxgate.webhooks.formats.base import compact_json
+from voxgate.webhooks.keys import KeyCache, TenantKeys, open_keys
 from voxgate.webhooks.outbox import on_enqueue_commit
 from voxgate.webhooks.retry import RetryPolicy
-from voxgate.webhooks.sender import AttemptResult, send_once
+from voxgate.webhooks.sender import AttemptResult, Sender, Timeouts
 
 log = logging.getLogger(__name__)
+
+__all__ = ["DeliveryWorker", "TenantKeys", "WorkerConfig", "prepare_request"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,24 +57,26 @@ class WorkerConfig:
     concurrency: int = 64
     per_host: int = 8
     poll_seconds: float = 0.5
-    lease_seconds: float = 60.0
+    lease_seconds: float = 60.0  # must exceed attempt_deadline: the rest is the queue's window
     connect_timeout: float = 5.0
     read_timeout: float = 10.0
     attempt_deadline: float = 30.0
     response_cap: int = 4096
-    batch: int = 100
-    prefetch_rounds: int = 3  # claimed-ahead deliveries per host, in multiples of per_host
+    batch: int = 100  # most deliveries claimed per pump turn
+    prefetch_rounds: int = 16  # most claimed ahead per host, in multiples of per_host
+    record_batch: int = 64  # finished attempts that make the pump record them at once
+    record_delay: float = 0.02  # otherwise the longest a finished attempt waits to be recorded
     key_cache_seconds: float = 2.0
 
+    def __post_init__(self) -> None:
+        if self.lease_seconds <= self.attempt_deadline:
+            raise ValueError("the lease must be longer than the attempt deadline")
 
-@dataclass(frozen=True, slots=True)
-class TenantKeys:
-    """What sending needs from a tenant, decrypted."""
-
-    trustlist: frozenset[str]
-    callback_secret: str | None
-    webhook_secret: str | None
-    ed25519: Ed25519PrivateKey | None
+    @property
+    def giveback_margin(self) -> float:
+        """Lease a set-aside delivery must have left to be given back rather than left to
+        expire: the release must land before another worker may claim it."""
+        return min(1.0, self.attempt_deadline / 4)
 
 
 def prepare_request(
@@ -105,23 +114,29 @@ class DeliveryWorker:
         config: WorkerConfig,
         clock: Clock | None = None,
         rng: random.Random | None = None,
-        client: httpx.AsyncClient | None = None,
+        sender: Sender | None = None,
     ) -> None:
         self.db = db
         self.box = box
         self.config = config
         self.clock = clock or SystemClock()
         self.rng = rng or random.Random()
-        self._client = client
-        self._own_client = client is None
+        self._sender = sender
+        self._own_sender = sender is None
+        self._dispatch = Dispatch(
+            concurrency=config.concurrency,
+            per_host=config.per_host,
+            max_depth=config.prefetch_rounds * config.per_host,
+            window=config.lease_seconds - config.attempt_deadline,
+            deadline=config.attempt_deadline,
+        )
+        self._keys = KeyCache(self._load_keys, ttl=config.key_cache_seconds)
         self._wake = asyncio.Event()
         self._results: list[store.AttemptRecord] = []
-        self._inflight = 0
-        self._hosts: Counter[str] = Counter()  # lanes (attempts in flight) per host
-        self._ready: dict[str, deque[dict[str, Any]]] = defaultdict(deque)  # claimed, waiting
+        self._flush: asyncio.TimerHandle | None = None
+        self._saturated: set[str] = set()  # hosts whose last claim was cut short by their room
         self._tasks: set[asyncio.Task[None]] = set()
         self._loop: asyncio.Task[None] | None = None
-        self._keys: dict[str, tuple[float, TenantKeys]] = {}
         self._unlisten: Callable[[], None] | None = None
         self._eager_until = 0.0
         self._stopping = False
@@ -131,18 +146,12 @@ class DeliveryWorker:
     # --- lifecycle ------------------------------------------------------------------------
 
     async def start(self) -> None:
-        if self._client is None:
+        if self._sender is None:
             cfg = self.config
-            self._client = httpx.AsyncClient(
-                http2=True,
-                follow_redirects=False,
-                trust_env=False,
-                timeout=httpx.Timeout(
-                    cfg.read_timeout, connect=cfg.connect_timeout, pool=cfg.attempt_deadline
-                ),
-                limits=httpx.Limits(
-                    max_connections=cfg.concurrency, max_keepalive_connections=cfg.concurrency
-                ),
+            self._sender = Sender.pooled(
+                connections=cfg.concurrency,
+                timeouts=Timeouts(cfg.connect_timeout, cfg.read_timeout, cfg.attempt_deadline),
+                response_cap=cfg.response_cap,
             )
         loop = asyncio.get_running_loop()
         self._unlisten = on_enqueue_commit(
@@ -163,113 +172,136 @@ class DeliveryWorker:
             self._loop = None
         if self._tasks:  # let attempts in flight finish so their outcomes are recorded
             await asyncio.wait(self._tasks, timeout=self.config.attempt_deadline)
-        waiting = [r["id"] for q in self._ready.values() for r in q]
-        self._ready.clear()
+        self._dispatch.set_aside_all()
         with contextlib.suppress(Exception):
-            await self.pump(claim=False)
-            if waiting:
-                async with self.db.begin() as conn:
-                    await store.release(conn, waiting, now=self.clock.now())
-        if self._own_client and self._client is not None:
-            await self._client.aclose()
-            self._client = None
+            await self.pump(claim=False)  # record the outcomes, give back what waited
+        if self._own_sender and self._sender is not None:
+            await self._sender.aclose()
+            self._sender = None
 
     def wake(self) -> None:
         """Look for work now (and keep looking closely for a moment: a commit may be landing)."""
         self._eager_until = time.monotonic() + 0.1
         self._wake.set()
 
-    # --- the pump: record finished attempts and claim new ones, in one transaction ---------
+    # --- the pump: give back, record, claim, in one transaction -----------------------------
 
     async def _pump_loop(self) -> None:
         while not self._stopping:
-            self._wake.clear()
             try:
-                busy = await self.pump()
+                more = await self.pump()
             except Exception:
                 log.exception("webhook pump failed", extra={"action": "webhook_pump_failed"})
                 await asyncio.sleep(min(1.0, self.config.poll_seconds))
                 continue
-            if busy:
+            if more or self._wanted():
                 continue
+            self._wake.clear()
+            if self._results and self._flush is None:
+                self._flush = asyncio.get_running_loop().call_later(
+                    self.config.record_delay, self._flush_now
+                )
             eager = time.monotonic() < self._eager_until
             timeout = 0.005 if eager else self.config.poll_seconds
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout)
 
+    def _wanted(self) -> bool:
+        """Whether the pump has a reason to run now rather than wait."""
+        if len(self._results) >= self.config.record_batch:
+            return True
+        return any(self._dispatch.low(host) for host in self._saturated)
+
+    def _flush_now(self) -> None:
+        self._flush = None
+        self._wake.set()
+
     async def pump(self, *, claim: bool = True) -> bool:
-        """Record what finished, claim what fits; True if it did anything."""
+        """Give back, record what finished, claim what fits; True if more may be due now."""
         cfg = self.config
+        if self._flush is not None:
+            self._flush.cancel()
+            self._flush = None
         results, self._results = self._results, []
-        waiting = sum(len(q) for q in self._ready.values())
-        ahead = 1 + cfg.prefetch_rounds
-        room = ahead * cfg.concurrency - self._inflight - waiting if claim else 0
-        if not results and room <= 0:
+        stale = self._dispatch.take_stale()
+        limit = min(self._dispatch.total_room(), cfg.batch) if claim else 0
+        if not results and not stale and limit <= 0:
             return False
         now = self.clock.now()
-
-        def host_room(host: str) -> int:
-            return ahead * cfg.per_host - self._hosts[host] - len(self._ready.get(host, ()))
-
-        busy = [h for h in self._hosts if host_room(h) <= 0]
+        giveback = [c.id for c in stale if c.lease_until - now > cfg.giveback_margin]
+        lease_until = now + cfg.lease_seconds
+        full = self._dispatch.full_hosts()
+        rows: list[dict[str, Any]] = []
         try:
             async with self.db.begin() as conn:
+                if giveback:
+                    await store.release(conn, giveback, now=now)
                 if results:
                     await store.record_attempts(conn, results)
-                rows = []
-                if room > 0:
+                if limit > 0:
                     rows = await store.claim_due(
                         conn,
                         now=now,
-                        limit=min(room, cfg.batch),
-                        lease_until=now + cfg.lease_seconds,
-                        host_room=host_room,
-                        busy_hosts=busy,
+                        limit=limit,
+                        lease_until=lease_until,
+                        host_room=self._dispatch.room,
+                        busy_hosts=full,
                     )
         except BaseException:
             self._results = results + self._results
             raise
+        if len(giveback) < len(stale):
+            log.info(
+                "webhook deliveries left to their lease",
+                extra={"action": "webhook_lease_left", "count": len(stale) - len(giveback)},
+            )
         delivered = sum(1 for r in results if r.new_status == "delivered")
         self.delivered += delivered
         self.failed_attempts += len(results) - delivered
         for row in rows:
-            host = row["host"]
-            if self._inflight < cfg.concurrency and self._hosts[host] < cfg.per_host:
-                self._inflight += 1
-                self._hosts[host] += 1
-                task = asyncio.create_task(self._lane(host, row))
-                self._tasks.add(task)
-                task.add_done_callback(self._tasks.discard)
-            else:
-                self._ready[host].append(row)
-        return bool(rows) or delivered > 0
+            self._dispatch.add(row, lease_until)
+        if limit > 0:  # hosts that may have more due than they had room for
+            self._saturated = set(full) | {
+                str(r["host"]) for r in rows if self._dispatch.room(r["host"]) <= 0
+            }
+        self._start_lanes()
+        return bool(rows) and len(rows) >= limit
 
     # --- sending ----------------------------------------------------------------------------
 
-    async def _tenant_keys(self, tenant_id: str) -> TenantKeys:
-        now = time.monotonic()
-        hit = self._keys.get(tenant_id)
-        if hit is not None and hit[0] > now:
-            return hit[1]
+    def _start_lanes(self) -> None:
+        if self._stopping:
+            return
+        for host, item in self._dispatch.start(self.clock.now()):
+            task = asyncio.create_task(self._lane(host, item))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    async def _lane(self, host: str, item: Claimed | None) -> None:
+        """Send to one host, one delivery at a time, while its ready queue has any."""
+        try:
+            while item is not None:
+                started = time.monotonic()
+                record = await self._attempt(item.row)
+                self._results.append(record)  # (not before the await: the pump swaps the list)
+                self._dispatch.timed(host, time.monotonic() - started)
+                if len(self._results) >= self.config.record_batch or (
+                    host in self._saturated and self._dispatch.low(host)
+                ):
+                    self._wake.set()
+                elif self._flush is None:
+                    self._flush = asyncio.get_running_loop().call_later(
+                        self.config.record_delay, self._flush_now
+                    )
+                item = None if self._stopping else self._dispatch.next(host, self.clock.now())
+        finally:
+            self._dispatch.lane_done(host)
+            self._start_lanes()  # another host's deliveries may wait for a lane
+
+    async def _load_keys(self, tenant_id: str) -> TenantKeys:
         async with self.db.connect() as conn:
             target = await store.hook_target(conn, tenant_id)
-        if target is None:
-            keys = TenantKeys(frozenset(), None, None, None)
-        else:
-            seed = target.webhook_signing_key
-            keys = TenantKeys(
-                trustlist=target.trusted_hosts,
-                callback_secret=self._open(target.callback_secret),
-                webhook_secret=self._open(target.webhook_secret),
-                ed25519=(
-                    signing.ed25519_key(base64.b64decode(self.box.decrypt(seed))) if seed else None
-                ),
-            )
-        self._keys[tenant_id] = (now + self.config.key_cache_seconds, keys)
-        return keys
-
-    def _open(self, sealed: bytes | None) -> str | None:
-        return self.box.decrypt(sealed) if sealed else None
+        return open_keys(target, self.box)
 
     async def _refusal(self, url: str, keys: TenantKeys, from_request: bool) -> str | None:
         reason = targets.refusal(
@@ -291,47 +323,25 @@ class DeliveryWorker:
             url, trustlist=keys.trustlist, from_request=from_request, addresses=addresses
         )
 
-    async def _lane(self, host: str, row: dict[str, Any] | None) -> None:
-        """Send to one host, one delivery at a time, while the pump keeps it fed."""
-        try:
-            while row is not None:
-                record = await self._attempt(row)  # (the pump swaps self._results meanwhile)
-                self._results.append(record)
-                self._wake.set()
-                ready = self._ready.get(host)
-                row = ready.popleft() if ready and not self._stopping else None
-        finally:
-            self._inflight -= 1
-            self._hosts[host] -= 1
-            if self._hosts[host] <= 0:
-                del self._hosts[host]
-            self._wake.set()
-
     async def _attempt(self, row: dict[str, Any]) -> store.AttemptRecord:
         attempt = int(row["attempts"])
         try:
-            keys = await self._tenant_keys(row["tenant_id"])
-            reason = await self._refusal(row["url"], keys, bool(row["url_from_request"]))
+            keys = await self._keys.get(row["tenant_id"])
+            from_request = bool(row["url_from_request"])
+            reason = await self._refusal(row["url"], keys, from_request)
             if reason is not None:
                 result = AttemptResult(False, None, None, f"target refused: {reason}", 0.0, True)
             else:
                 content, headers = prepare_request(
                     row, keys, now=self.clock.now(), nonce=secrets.token_hex(16)
                 )
-                assert self._client is not None
-
-                async def check(url: str) -> str | None:
-                    return await self._refusal(url, keys, bool(row["url_from_request"]))
-
-                result = await send_once(
-                    self._client,
+                assert self._sender is not None
+                result = await self._sender.send(
                     fmt=row["format"],
                     url=row["url"],
                     content=content,
                     headers=headers,
-                    response_cap=self.config.response_cap,
-                    deadline=self.config.attempt_deadline,
-                    check_redirect=check,
+                    check_redirect=partial(self._refusal, keys=keys, from_request=from_request),
                 )
         except Exception as exc:  # a bug or a bad stored secret: log it, retry later
             log.exception(
@@ -345,16 +355,13 @@ class DeliveryWorker:
         self, row: Mapping[str, Any], attempt: int, res: AttemptResult
     ) -> store.AttemptRecord:
         now = self.clock.now()
-        extra = {
-            "call_id": row["call_id"],
-            "delivery_id": row["id"],
-            "format": row["format"],
-            "attempt": attempt,
-            "status_code": res.status_code,
-        }
         if res.ok:
             status, next_at = "delivered", None
-            log.debug("webhook delivered", extra={"action": "webhook_delivered", **extra})
+            if log.isEnabledFor(logging.DEBUG):
+                log.debug(
+                    "webhook delivered",
+                    extra={"action": "webhook_delivered", **self._log_fields(row, attempt, res)},
+                )
         else:
             decision = self.config.policy.decide(
                 attempt, now=now, draw=self.rng.random(), permanent=res.permanent
@@ -363,7 +370,10 @@ class DeliveryWorker:
             action = "webhook_dead" if decision.dead else "webhook_attempt_failed"
             level = logging.WARNING if decision.dead else logging.INFO
             log.log(
-                level, "webhook attempt failed: %s", res.error, extra={"action": action, **extra}
+                level,
+                "webhook attempt failed: %s",
+                res.error,
+                extra={"action": action, **self._log_fields(row, attempt, res)},
             )
         head = res.response_head[:1024] if res.response_head is not None else None
         return store.AttemptRecord(
@@ -378,8 +388,15 @@ class DeliveryWorker:
             next_attempt_at=next_at,
         )
 
+    @staticmethod
+    def _log_fields(row: Mapping[str, Any], attempt: int, res: AttemptResult) -> dict[str, Any]:
+        return {
+            "call_id": row["call_id"],
+            "delivery_id": row["id"],
+            "format": row["format"],
+            "attempt": attempt,
+            "status_code": res.status_code,
+        }
+
     def __repr__(self) -> str:
-        return (
-            f"<DeliveryWorker [{self._inflight} in flight, {len(self._hosts)} hosts"
-            f" | limit {self.config.concurrency}/{self.config.per_host} per host]>"
-        )
+        return f"<DeliveryWorker {self._dispatch!r}>"

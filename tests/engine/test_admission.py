@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import math
 
 from voxgate.engine import AtCapacity, Engine
 from voxgate.engine.overload import CALM, FLOOR, WINDOW, Admission
@@ -16,8 +17,9 @@ def run_window(admission: Admission, start: float, offered: int, delay: float) -
     ``delay`` late throughout. Returns how many were admitted."""
     admitted = 0
     for i in range(offered):
-        admission.observe(delay)
-        if admission.admit(start + i * WINDOW / (offered + 1)):
+        now = start + i * WINDOW / (offered + 1)
+        admission.observe(now, delay)
+        if admission.admit(now):
             admitted += 1
     return admitted
 
@@ -37,10 +39,11 @@ def test_an_invite_that_waited_too_long_is_refused_even_when_calm() -> None:
 
 def test_falling_behind_cuts_the_rate_and_keeping_up_raises_it_again() -> None:
     admission = Admission(TARGET)
-    assert run_window(admission, 0.0, 100, 0.2) == 100  # not yet limited: nothing seen
-    # the next window is limited to 70 % of what the late one admitted
-    assert run_window(admission, WINDOW, 100, 0.2) == 70
-    assert run_window(admission, 2 * WINDOW, 100, 0.2) == 49
+    assert run_window(admission, 0.0, 100, 0.0) == 100
+    admission.observe(0.099, 0.2)  # the window ends late
+    # very late (4 x the target): the next window gets half of what the late one admitted
+    assert run_window(admission, WINDOW, 100, 0.2) == 50
+    assert run_window(admission, 2 * WINDOW, 100, 0.2) == 25
     limits = []
     t = 3 * WINDOW
     for _ in range(10):  # caught up: the allowance grows again, by a tenth a window
@@ -54,6 +57,22 @@ def test_falling_behind_cuts_the_rate_and_keeping_up_raises_it_again() -> None:
         run_window(admission, t, 10, 0.0)
         t += WINDOW
     assert admission.limit is None
+
+
+def test_slightly_late_costs_a_tenth_and_the_cut_follows_the_delay() -> None:
+    admission = Admission(TARGET)
+    run_window(admission, 0.0, 100, 0.0)
+    admission.observe(0.099, TARGET * 1.05)
+    assert run_window(admission, WINDOW, 100, TARGET * 1.6) == 90
+    assert run_window(admission, 2 * WINDOW, 100, 0.0) == math.ceil(90 / 1.6)
+
+
+def test_the_first_window_to_run_late_stops_admitting_at_once() -> None:
+    admission = Admission(TARGET)
+    assert run_window(admission, 0.0, 50, 0.0) == 50
+    assert run_window(admission, WINDOW, 100, 0.2) == FLOOR  # a surge is not let in whole
+    assert admission.limit is None
+    assert run_window(admission, 2 * WINDOW, 100, 0.2) == FLOOR  # then the limit rules
 
 
 def test_however_late_a_trickle_still_gets_through() -> None:
@@ -82,8 +101,9 @@ def test_disabled_admits_everything() -> None:
 
 def _fall_behind(engine: Engine) -> None:
     """Make the engine's admission see a late window now (as a busy loop would)."""
-    engine.admission.observe(1.0)
-    engine.admission.window_start = engine.loop.time() - 2 * WINDOW
+    engine.admission.window_start = engine.loop.time()
+    engine.admission.observe(engine.loop.time(), 1.0)
+    engine.admission.window_start -= 2 * WINDOW
 
 
 async def test_an_engine_running_behind_refuses_invites_statelessly_and_places_no_calls() -> None:

@@ -404,7 +404,7 @@ class Engine:
         while the engine runs behind; everything else goes to the endpoint."""
         admission = self.admission
         if admission.enabled:
-            admission.observe(waited)
+            admission.observe(self.loop.time(), waited)
             if data.startswith(b"INVITE "):
                 invite = new_invite(data)
                 # a retransmission of an INVITE already admitted belongs to its transaction
@@ -438,7 +438,7 @@ class Engine:
 
     def _probe_lag(self, due: float) -> None:
         now = self.loop.time()
-        self.admission.observe(now - due)
+        self.admission.observe(now, now - due)
         due = now + LAG_PROBE
         self._lag_probe = self.heap.call_at(due, lambda: self._probe_lag(due))
 

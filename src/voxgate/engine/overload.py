@@ -9,12 +9,14 @@ SIP traffic.
 New calls (INVITEs from peers and ``dial``) are admitted freely while the engine keeps
 up. Once a window of 100 ms sees a delay past the target, admission follows the
 measurements, additive-increase / multiplicative-decrease: each window whose worst delay
-passed the target cuts the next window's allowance by 30 %; each window that used its
-whole allowance without delay raises it by a tenth; two seconds without delay lift the
-limit. An INVITE past the allowance, or one that itself waited longer than the target, is
-refused at once with a stateless 503, which costs a small fraction of a call. So the
-queue stays short, the calls already admitted keep getting timely answers (no
-retransmission storm), and the engine completes about as many calls as it can.
+passed the target cuts the next window's allowance in proportion (target / worst delay,
+at least a tenth, at most half); each window that used its whole allowance without delay
+raises it by a tenth; two seconds without delay lift the limit. The first window to run
+late admits nothing more once it does. An INVITE past the allowance, or one that
+itself waited longer than the target, is refused at once with a stateless 503, which
+costs a small fraction of a call. So the queue stays short, the calls already admitted
+keep getting timely answers (no retransmission storm), and the engine completes about as
+many calls as it can.
 """
 
 from __future__ import annotations
@@ -22,7 +24,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 WINDOW = 0.1  # seconds
-DECREASE = 0.7
+# a late window cuts the limit by target/worst, kept within these bounds: slightly late
+# costs a tenth, very late half
+DECREASE_MIN, DECREASE_MAX = 0.5, 0.9
 INCREASE = 0.1
 FLOOR = 2.0  # calls per window, however loaded: a trickle still gets through
 CALM = 20  # windows without delay that lift the limit
@@ -43,7 +47,10 @@ class Admission:
     def enabled(self) -> bool:
         return self.target > 0
 
-    def observe(self, delay: float) -> None:
+    def observe(self, now: float, delay: float) -> None:
+        """Something that should have happened ``delay`` seconds ago happened ``now``."""
+        if now >= self.window_start + WINDOW:
+            self._next_window(now)
         if delay > self.worst:
             self.worst = delay
 
@@ -53,7 +60,12 @@ class Admission:
             return True
         if now >= self.window_start + WINDOW:
             self._next_window(now)
-        if waited > self.target or (self.limit is not None and self.admitted >= self.limit):
+        if (
+            waited > self.target
+            or (self.limit is not None and self.admitted >= self.limit)
+            # the first late window: stop at once (no limit to follow yet)
+            or (self.limit is None and self.worst > self.target and self.admitted >= FLOOR)
+        ):
             self.refused += 1
             return False
         self.admitted += 1
@@ -69,7 +81,8 @@ class Admission:
         idle = max(0, int((now - self.window_start) / WINDOW) - 1)
         if self.worst > self.target:
             base = self.admitted if self.limit is None else self.limit
-            self.limit = max(FLOOR, base * DECREASE)
+            cut = min(DECREASE_MAX, max(DECREASE_MIN, self.target / self.worst))
+            self.limit = max(FLOOR, base * cut)
             self.calm = idle
         else:
             self.calm += 1 + idle

@@ -16,7 +16,9 @@ from tests.webhooks.support import T0, Step, record_steps
 from voxgate.api.services import Services
 from voxgate.calls.accept import NewCall
 from voxgate.calls.script import CallScript, Dial
+from voxgate.clock import FakeClock
 from voxgate.store import webhooks as hooks_repo
+from voxgate.webhooks.sender import Sender, Timeouts
 from voxgate.webhooks.worker import DeliveryWorker, WorkerConfig
 
 COMPLETED = [Step("call.completed", T0 + 9.0, row={"hangup_side": "callee"})]
@@ -109,3 +111,34 @@ def test_a_host_waiting_for_any_free_lane_gets_one(kind: str, tmp_path: Path) ->
     assert [r["status"] for r in rows] == ["delivered"] * 12
     assert len(rx1.received("/one/")) == 6 and len(rx2.received("/two/")) == 6
     assert rx1.max_active["/one/x"] == 1 and rx2.max_active["/two/x"] == 1
+
+
+def test_a_claim_waiting_for_the_sqlite_writer_sees_what_that_writer_committed(
+    tmp_path: Path,
+) -> None:
+    # The pump's transaction may wait for another writer (SQLite has one at a time). Its claim
+    # must be as of when it got in: a delivery that writer just committed is due, not left for
+    # the next turn.
+    async def main(store: stores.TestStore, url: str) -> None:
+        s = Services.build(harness.test_settings(store, tmp_path / "data"), schema=store.schema)
+        clock = FakeClock(wall=time.time() - 100)  # the delivery below is not due yet
+        timeouts = Timeouts(1.0, 1.0, 1.0)
+        sender = Sender.pooled(connections=2, timeouts=timeouts, response_cap=1024)
+        worker = DeliveryWorker(
+            db=s.db, box=s.box, config=WorkerConfig(), clock=clock, sender=sender
+        )
+        try:
+            await seed(s, "writer", url, 1)
+            async with s.db.begin():  # another writer holds the lock...
+                pump = asyncio.create_task(worker.pump())
+                await asyncio.sleep(0.05)
+                clock.wall += 200  # ...until after the delivery's time
+            await pump
+            await worker.stop()  # (after the attempts it started)
+        finally:
+            await sender.aclose()
+            await s.close()
+
+    with stores.fresh_store("sqlite", tmp_path) as store, running_receiver() as rx:
+        asyncio.run(main(store, f"{rx.base_url}/writer/x"))
+        assert len(rx.received("/writer/")) == 1

@@ -126,6 +126,9 @@ class Dispatch:
             self._latency.clear()  # rarely: many hosts; they start cold again
         self._latency[host] = seconds if last is None else last + EWMA_WEIGHT * (seconds - last)
 
+    def set_aside(self, items: list[Claimed]) -> None:
+        self._stale.extend(items)
+
     def take_stale(self) -> list[Claimed]:
         stale, self._stale = self._stale, []
         return stale

@@ -188,6 +188,7 @@ class DeliveryWorker:
 
     async def _pump_loop(self) -> None:
         while not self._stopping:
+            self._wake.clear()  # a wake-up during the turn makes another turn
             try:
                 more = await self.pump()
             except Exception:
@@ -196,7 +197,6 @@ class DeliveryWorker:
                 continue
             if more or self._wanted():
                 continue
-            self._wake.clear()
             if self._results and self._flush is None:
                 self._flush = asyncio.get_running_loop().call_later(
                     self.config.record_delay, self._flush_now
@@ -227,13 +227,16 @@ class DeliveryWorker:
         limit = min(self._dispatch.total_room(), cfg.batch) if claim else 0
         if not results and not stale and limit <= 0:
             return False
-        now = self.clock.now()
-        giveback = [c.id for c in stale if c.lease_until - now > cfg.giveback_margin]
-        lease_until = now + cfg.lease_seconds
         full = self._dispatch.full_hosts()
         rows: list[dict[str, Any]] = []
+        giveback: list[str] = []
         try:
             async with self.db.begin() as conn:
+                # the time once the transaction has begun (on SQLite it may have waited for
+                # another writer, whose deliveries are then due too)
+                now = self.clock.now()
+                giveback = [c.id for c in stale if c.lease_until - now > cfg.giveback_margin]
+                lease_until = now + cfg.lease_seconds
                 if giveback:
                     await store.release(conn, giveback, now=now)
                 if results:
@@ -249,6 +252,7 @@ class DeliveryWorker:
                     )
         except BaseException:
             self._results = results + self._results
+            self._dispatch.set_aside(stale)  # for the next turn
             raise
         if len(giveback) < len(stale):
             log.info(

@@ -81,10 +81,11 @@ async def test_a_flood_past_capacity_is_shed_with_503_and_calls_up_stay_up(
         finally:
             answering.cancel()
         counts = _last_counts(tmp_path)
-        # every flood call got its final answer, and in time: no retransmission storm
-        # (without shedding by delay, SIPp retransmits about two INVITEs per call here)
+        # every flood call got its final answer, and in time: no retransmission storm.
+        # Without shedding by delay SIPp retransmits about two INVITEs per call here; with
+        # it, 6 % on a quiet machine and up to 30 % on a busy one (SIPp lags too)
         assert code == 0, sipp.logs()
-        assert counts["0_INVITE_Retrans"] < 0.25 * FLOOD_CALLS, counts
+        assert counts["0_INVITE_Retrans"] < 0.5 * FLOOD_CALLS, counts
         assert counts["4_503_Recv"] > 0 and counts["9_200_Recv"] > 0, counts
         assert voxgate.admission.shed > 0, "the flood never pushed the engine past its delay"
         flood_answered = len(answered) - len(up)

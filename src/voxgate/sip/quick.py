@@ -36,16 +36,19 @@ def _header_block(data: bytes) -> list[bytes] | None:
     return lines
 
 
+def _first(lines: list[bytes], names: tuple[bytes, ...]) -> bytes | None:
+    """The value of the first header line named one of ``names``."""
+    for line in lines[1:]:
+        name, colon, value = line.partition(b":")
+        if colon and name.rstrip().lower() in names:
+            return value.strip()
+    return None
+
+
 def call_id(data: bytes) -> bytes | None:
     """The Call-ID of a raw message, or None if it has none we can read quickly."""
     lines = _header_block(data)
-    if lines is None:
-        return None
-    for line in lines[1:]:
-        name, colon, value = line.partition(b":")
-        if colon and name.rstrip().lower() in _CALL_ID:
-            return value.strip() or None
-    return None
+    return None if lines is None else (_first(lines, _CALL_ID) or None)
 
 
 def is_ack_with_tag(data: bytes, tag_prefix: bytes) -> bool:
@@ -53,14 +56,11 @@ def is_ack_with_tag(data: bytes, tag_prefix: bytes) -> bool:
     if not data.startswith(b"ACK "):
         return False
     lines = _header_block(data)
-    if lines is None:
+    to = None if lines is None else _first(lines, _TO)
+    if to is None:
         return False
-    for line in lines[1:]:
-        name, colon, value = line.partition(b":")
-        if colon and name.rstrip().lower() in _TO:
-            match = _TAG_PARAM.search(value, value.rfind(b">") + 1)
-            return match is not None and value[match.end() :].lstrip().startswith(tag_prefix)
-    return False
+    match = _TAG_PARAM.search(to, to.rfind(b">") + 1)
+    return match is not None and to[match.end() :].lstrip().startswith(tag_prefix)
 
 
 @dataclass(frozen=True, slots=True)

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import csv
 import gc
 import http.client
@@ -46,6 +47,7 @@ from typing import Any
 import numpy as np
 
 from voxgate.engine import AtCapacity, Engine, EngineConfig, InboundLeg, PortRange, Trunk
+from voxgate.engine.call import LegError
 from voxgate.engine.testing import engine_pair
 from voxgate.media import g711, tones
 from voxgate.media.render import TelephoneAudio
@@ -89,19 +91,15 @@ async def _answer_forever(port: int, *, send_media: bool, shed_delay: float) -> 
         max_pending_incoming=100_000,
         rtp_ports=PortRange(20000, 60999),
     )
-    tasks: set[asyncio.Task[None]] = set()
 
     async def serve(leg: InboundLeg) -> None:
-        await leg.answer()
-        await leg.wait_ended()
+        with contextlib.suppress(LegError):  # cancelled by the caller before we answered
+            await leg.answer()
+            await leg.wait_ended()
 
     async with Engine(config) as engine:
         print("ready", flush=True)
-        while True:
-            leg = await engine.incoming()
-            task = asyncio.create_task(serve(leg))
-            tasks.add(task)
-            task.add_done_callback(tasks.discard)
+        await engine.serve_incoming(serve)
 
 
 def start_answerer(

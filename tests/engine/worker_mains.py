@@ -20,7 +20,6 @@ async def answer_and_dial(engine: Engine, arg: tuple[str, int]) -> None:
     log, callee = Path(arg[0]), arg[1]
     slot = engine.config.worker
     assert slot is not None
-    tasks: set[asyncio.Task[None]] = set()
 
     async def serve(leg: InboundLeg) -> None:
         await leg.answer()
@@ -40,10 +39,6 @@ async def answer_and_dial(engine: Engine, arg: tuple[str, int]) -> None:
     dialer = asyncio.create_task(dial())
     _note(log, f"ready {slot.index}")
     try:
-        while True:
-            leg = await engine.incoming()
-            task = asyncio.create_task(serve(leg))
-            tasks.add(task)
-            task.add_done_callback(tasks.discard)
+        await engine.serve_incoming(serve)
     finally:
         dialer.cancel()

@@ -36,12 +36,7 @@ async def _answer_all(engine: Engine, answered: list[InboundLeg]) -> None:
         await leg.answer()
         answered.append(leg)
 
-    tasks: set[asyncio.Task[None]] = set()
-    while True:
-        leg = await engine.incoming()
-        task = asyncio.create_task(answer(leg))
-        tasks.add(task)
-        task.add_done_callback(tasks.discard)
+    await engine.serve_incoming(answer)
 
 
 async def test_a_flood_past_capacity_is_shed_with_503_and_calls_up_stay_up(

@@ -11,7 +11,7 @@ import asyncio
 import ipaddress
 import logging
 import random
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 from voxgate.engine.call import SDP, Leg
@@ -447,6 +447,25 @@ class Engine:
         """The next call placed to us (100 Trying already sent)."""
         assert self._incoming is not None, "engine not started"
         return await asyncio.wait_for(self._incoming.get(), timeout)
+
+    async def serve_incoming(self, handle: Callable[[InboundLeg], Awaitable[None]]) -> None:
+        """Run ``handle(leg)``, each in a task of its own, for every call placed to us, until
+        cancelled. A handler's exception is logged with its call id."""
+        while True:
+            leg = await self.incoming()
+            self._spawn(self._handle_incoming(handle, leg))
+
+    @staticmethod
+    async def _handle_incoming(
+        handle: Callable[[InboundLeg], Awaitable[None]], leg: InboundLeg
+    ) -> None:
+        try:
+            await handle(leg)
+        except Exception:
+            with bind_call(leg.call_id):
+                log.exception(
+                    "incoming call handler failed", extra={"action": "call_handler_failed"}
+                )
 
     def _source_allowed(self, source: Addr) -> bool:
         return (

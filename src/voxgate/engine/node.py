@@ -7,7 +7,6 @@ to flows is not built yet (docs/engine.md, "Media workers").
 
 from __future__ import annotations
 
-import asyncio
 import logging
 
 from voxgate.engine.engine import Engine, EngineConfig
@@ -20,18 +19,12 @@ log = logging.getLogger(__name__)
 
 
 async def refuse_inbound(engine: Engine, arg: object = None) -> None:
-    tasks: set[asyncio.Task[None]] = set()
-
     async def refuse(leg: InboundLeg) -> None:
         with bind_call(leg.call_id):
             log.info("no inbound route for %s", leg.request, extra={"action": "call_refused"})
         await leg.reject(480)
 
-    while True:
-        leg = await engine.incoming()
-        task = asyncio.create_task(refuse(leg))
-        tasks.add(task)
-        task.add_done_callback(tasks.discard)
+    await engine.serve_incoming(refuse)
 
 
 def node_engines(

@@ -62,8 +62,8 @@ class WorkerConfig:
     read_timeout: float = 10.0
     attempt_deadline: float = 30.0
     response_cap: int = 4096
-    batch: int = 100  # most deliveries claimed per pump turn
-    prefetch_rounds: int = 16  # most claimed ahead per host, in multiples of per_host
+    batch: int = 256  # most deliveries claimed per pump turn
+    prefetch_rounds: int = 32  # most claimed ahead per host, in multiples of per_host
     record_batch: int = 64  # finished attempts that make the pump record them at once
     record_delay: float = 0.02  # otherwise the longest a finished attempt waits to be recorded
     key_cache_seconds: float = 2.0

@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import and_, bindparam, exists, func, insert, select, update
+from sqlalchemy import Select, and_, bindparam, exists, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.orm import aliased
 
@@ -149,6 +149,33 @@ CLAIM_COLUMNS = (
 )
 
 
+def due_heads(*, now: float, limit: int, busy_hosts: Sequence[str] = ()) -> Select[Any]:
+    """Pending deliveries due by ``now`` that head their call's line to their URL (no
+    earlier event of the call to that URL is pending), oldest first: claim candidates."""
+    earlier = aliased(D)
+    blocked = exists().where(
+        and_(
+            earlier.c.call_id == D.c.call_id,
+            earlier.c.url == D.c.url,
+            # coalesce (a no-op: status is never null) keeps this condition out of the
+            # (status, next_attempt_at) index, so the lookup goes by call. With statistics
+            # taken while few rows were pending, PostgreSQL otherwise scans every pending
+            # row for each candidate: 0.8 s a claim at 3,000 pending instead of 8 ms
+            func.coalesce(earlier.c.status, "") == "pending",
+            earlier.c.seq < D.c.seq,
+        )
+    )
+    query = (
+        select(D.c.id, D.c.host)
+        .where((D.c.status == "pending") & (D.c.next_attempt_at <= now) & ~blocked)
+        .order_by(D.c.next_attempt_at)
+        .limit(limit)
+    )
+    if busy_hosts:
+        query = query.where(D.c.host.not_in(list(busy_hosts)))
+    return query
+
+
 async def claim_due(
     conn: AsyncConnection,
     *,
@@ -169,23 +196,7 @@ async def claim_due(
     same row; the loser just gets fewer. (Locking the candidates FOR UPDATE SKIP LOCKED would
     lock several times more rows than are taken, on every turn.)
     """
-    earlier = aliased(D)
-    blocked = exists().where(
-        and_(
-            earlier.c.call_id == D.c.call_id,
-            earlier.c.url == D.c.url,
-            earlier.c.status == "pending",
-            earlier.c.seq < D.c.seq,
-        )
-    )
-    query = (
-        select(D.c.id, D.c.host)
-        .where((D.c.status == "pending") & (D.c.next_attempt_at <= now) & ~blocked)
-        .order_by(D.c.next_attempt_at)
-        .limit(limit * 4)
-    )
-    if busy_hosts:
-        query = query.where(D.c.host.not_in(list(busy_hosts)))
+    query = due_heads(now=now, limit=limit * 4, busy_hosts=busy_hosts)
     taken: dict[str, int] = {}
     ids: list[str] = []
     for delivery_id, host in await conn.execute(query):

@@ -10,8 +10,8 @@ New calls (INVITEs from peers and ``dial``) are admitted freely while the engine
 up. Once a window of 100 ms sees a delay past the target, admission follows the
 measurements, additive-increase / multiplicative-decrease: each window whose worst delay
 passed the target cuts the next window's allowance in proportion (target / worst delay,
-at least a tenth, at most 30 %); each window that used its whole allowance without delay
-raises it by a quarter; two seconds without delay lift the limit. The first window to run
+at least a tenth, at most half); each window that used its whole allowance without delay
+raises it by a tenth; two seconds without delay lift the limit. The first window to run
 late admits nothing more once it does. An INVITE past the allowance, or one that
 itself waited longer than the target, is refused at once with a stateless 503, which
 costs a small fraction of a call. So the queue stays short, the calls already admitted
@@ -25,10 +25,9 @@ from dataclasses import dataclass
 
 WINDOW = 0.1  # seconds
 # a late window cuts the limit by target/worst, kept within these bounds: slightly late
-# costs a tenth, very late 30 %; a window that used its allowance without delay adds a
-# quarter (a single late window, a collection pass say, must not cost seconds of calls)
-DECREASE_MIN, DECREASE_MAX = 0.7, 0.9
-INCREASE = 0.25
+# costs a tenth, very late half
+DECREASE_MIN, DECREASE_MAX = 0.5, 0.9
+INCREASE = 0.1
 FLOOR = 2.0  # calls per window, however loaded: a trickle still gets through
 CALM = 20  # windows without delay that lift the limit
 

@@ -177,6 +177,25 @@ async def record_steps(s: Services, tenant_id: str, call_id: str, steps: Sequenc
             await record_event(conn, call, CallEvent(step.type, step.at, step.data), sink=s.outbox)
 
 
+async def seed_calls(s: Services, tenant: str, url: str, calls: int, steps: Sequence[Step]) -> None:
+    """A tenant ``tenant`` whose webhooks go to ``url`` (its host trusted), with ``calls``
+    native calls that each went through ``steps``: their deliveries are pending."""
+    creds = await s.tenants.create(tenant, webhook_url=url)
+    await s.tenants.trust_callback_host(tenant, "127.0.0.1")
+    accepted = await s.calls.accept(
+        tenant_id=creds.tenant_id,
+        app_id=None,
+        dialect="native",
+        kind="script",
+        new_calls=[
+            NewCall(callee=f"+4930{n:06d}", caller=None, script=CallScript(steps=[Dial(to="1")]))
+            for n in range(calls)
+        ],
+    )
+    for call in accepted.calls:
+        await record_steps(s, creds.tenant_id, call.id, steps)
+
+
 def play(p: Platform, tenant: Tenant, call_id: str, steps: Sequence[Step]) -> None:
     p.run(lambda s: record_steps(s, tenant.id, call_id, steps))
 

@@ -17,10 +17,8 @@ import pytest
 from tests.support import harness
 from tests.support import store as stores
 from tests.webhooks.receiver import Reply, running_receiver
-from tests.webhooks.support import T0, Step, record_steps
+from tests.webhooks.support import T0, Step, seed_calls
 from voxgate.api.services import Services
-from voxgate.calls.accept import NewCall
-from voxgate.calls.script import CallScript, Dial
 from voxgate.store import webhooks as hooks_repo
 
 CALLS, EVENTS = 125, 4  # 500 deliveries
@@ -35,22 +33,7 @@ STEPS = [
 async def seed(store: stores.TestStore, data: Path, url: str) -> None:
     services = Services.build(harness.test_settings(store, data), schema=store.schema)
     try:
-        creds = await services.tenants.create("crash", webhook_url=url)
-        await services.tenants.trust_callback_host("crash", "127.0.0.1")
-        accepted = await services.calls.accept(
-            tenant_id=creds.tenant_id,
-            app_id=None,
-            dialect="native",
-            kind="script",
-            new_calls=[
-                NewCall(
-                    callee=f"+4930{n:06d}", caller=None, script=CallScript(steps=[Dial(to="1")])
-                )
-                for n in range(CALLS)
-            ],
-        )
-        for call in accepted.calls:
-            await record_steps(services, creds.tenant_id, call.id, STEPS)
+        await seed_calls(services, "crash", url, CALLS, STEPS)
     finally:
         await services.close()
 

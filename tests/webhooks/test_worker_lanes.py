@@ -12,33 +12,14 @@ import pytest
 from tests.support import harness
 from tests.support import store as stores
 from tests.webhooks.receiver import Reply, running_receiver
-from tests.webhooks.support import T0, Step, record_steps
+from tests.webhooks.support import T0, Step, seed_calls
 from voxgate.api.services import Services
-from voxgate.calls.accept import NewCall
-from voxgate.calls.script import CallScript, Dial
 from voxgate.clock import FakeClock
 from voxgate.store import webhooks as hooks_repo
 from voxgate.webhooks.sender import Sender, Timeouts
 from voxgate.webhooks.worker import DeliveryWorker, WorkerConfig
 
 COMPLETED = [Step("call.completed", T0 + 9.0, row={"hangup_side": "callee"})]
-
-
-async def seed(s: Services, name: str, url: str, calls: int) -> None:
-    creds = await s.tenants.create(name, webhook_url=url)
-    await s.tenants.trust_callback_host(name, "127.0.0.1")
-    accepted = await s.calls.accept(
-        tenant_id=creds.tenant_id,
-        app_id=None,
-        dialect="native",
-        kind="script",
-        new_calls=[
-            NewCall(callee=f"+4930{n:06d}", caller=None, script=CallScript(steps=[Dial(to="1")]))
-            for n in range(calls)
-        ],
-    )
-    for call in accepted.calls:
-        await record_steps(s, creds.tenant_id, call.id, COMPLETED)
 
 
 async def drain(
@@ -49,7 +30,7 @@ async def drain(
     worker = DeliveryWorker(db=s.db, box=s.box, config=config)
     try:
         for i, (url, calls) in enumerate(targets):
-            await seed(s, f"lanes-{i}", url, calls)
+            await seed_calls(s, f"lanes-{i}", url, calls, COMPLETED)
         await worker.start()
         deadline = time.monotonic() + 30
         while True:
@@ -128,7 +109,7 @@ def test_a_claim_waiting_for_the_sqlite_writer_sees_what_that_writer_committed(
             db=s.db, box=s.box, config=WorkerConfig(), clock=clock, sender=sender
         )
         try:
-            await seed(s, "writer", url, 1)
+            await seed_calls(s, "writer", url, 1, COMPLETED)
             async with s.db.begin():  # another writer holds the lock...
                 pump = asyncio.create_task(worker.pump())
                 await asyncio.sleep(0.05)

@@ -158,7 +158,15 @@ class RtcpUnknown:
     body: bytes = field(repr=False)
 
     def serialize(self) -> bytes:
-        return _packet(self.packet_type, self.count, self.body)
+        short = -len(self.body) % 4
+        if not short:
+            return _packet(self.packet_type, self.count, self.body)
+        # it arrived padded to a word (only the last packet of a datagram may be): pad again
+        data = bytearray(
+            _packet(self.packet_type, self.count, self.body + bytes(short - 1) + bytes([short]))
+        )
+        data[0] |= 0x20
+        return bytes(data)
 
 
 RtcpPacket = SenderReport | ReceiverReport | SourceDescription | Bye | RtcpUnknown

@@ -404,14 +404,15 @@ class Engine:
         while the engine runs behind; everything else goes to the endpoint."""
         admission = self.admission
         if admission.enabled:
-            admission.observe(self.loop.time(), waited)
+            now = self.loop.time()
+            admission.observe(now, waited)
             if data.startswith(b"INVITE "):
                 invite = new_invite(data)
                 # a retransmission of an INVITE already admitted belongs to its transaction
                 if (
                     invite is not None
                     and not self._knows(invite.call_id)
-                    and not admission.admit(self.loop.time(), waited)
+                    and not admission.admit(now, waited)
                 ):
                     refusal = invite.refusal(
                         source,

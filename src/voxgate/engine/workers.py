@@ -81,7 +81,8 @@ class WorkerRouter:
         self._loop = asyncio.get_running_loop()
         self._sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
         self._sock.setblocking(False)
-        self._sock.bind(slot.address(slot.index))
+        self._peers = [slot.address(i) for i in range(slot.count)]
+        self._sock.bind(self._peers[slot.index])
         self._loop.add_reader(self._sock.fileno(), self._read_forwarded)
 
     def on_datagram(
@@ -94,7 +95,7 @@ class WorkerRouter:
         host = source[0].encode()
         head = _HEAD.pack(time.time() - waited, source[1], len(host)) + host
         try:
-            self._sock.sendto(head + data, self.slot.address(owner))
+            self._sock.sendto(head + data, self._peers[owner])
             self.forwarded += 1
         except OSError:
             self.lost += 1
@@ -111,7 +112,10 @@ class WorkerRouter:
             start = _HEAD.size + size
             host = packet[_HEAD.size : start].decode()
             waited = max(0.0, time.time() - received)
-            self._deliver(packet[start:], (host, port), self.udp, waited)
+            try:
+                self._deliver(packet[start:], (host, port), self.udp, waited)
+            except Exception:  # as on the UDP socket: one bad datagram costs only itself
+                log.exception("error handling a datagram", extra={"action": "sip_input_failed"})
 
     def close(self) -> None:
         if self._sock.fileno() >= 0:

@@ -22,8 +22,6 @@ _TO = (b"to", b"t")
 _CALL_ID = (b"call-id", b"i")
 _CSEQ = (b"cseq",)
 
-REASONS = {503: b"Service Unavailable", 480: b"Temporarily Unavailable"}
-
 
 def _header_block(data: bytes) -> list[bytes] | None:
     end = data.find(b"\r\n\r\n")
@@ -77,11 +75,10 @@ class NewInvite:
         self,
         source: tuple[str, int],
         *,
-        status: int = 503,
         tag: bytes,
         headers: tuple[tuple[bytes, bytes], ...] = (),
     ) -> tuple[bytes, tuple[str, int]] | None:
-        """The final response and where to send it (None if the top Via is unreadable).
+        """A 503 and where to send it (None if the top Via is unreadable).
 
         The response copies the Via headers (the top one stamped with ``received`` and,
         when asked for, ``rport``: RFC 3581), From, Call-ID and CSeq, and gives To the
@@ -95,7 +92,7 @@ class NewInvite:
         if port is None:
             return None
         vias = [b",".join([stamped + b";received=" + host, *top[1:]]), *self.vias[1:]]
-        out = [b"SIP/2.0 %d %s" % (status, REASONS.get(status, b"Unavailable"))]
+        out = [b"SIP/2.0 503 Service Unavailable"]
         out += [b"Via: " + via for via in vias]
         out += [b"From: " + self.from_, b"To: " + self.to + b";tag=" + tag]
         out += [b"Call-ID: " + self.call_id.encode("utf-8", "surrogateescape")]

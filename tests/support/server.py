@@ -29,11 +29,23 @@ def running_server(settings: Settings, *, schema: str | None = None) -> Iterator
 
 
 @contextmanager
-def serving(app: ASGIApplication, *, lifespan: str = "off") -> Iterator[str]:
-    """Serve any ASGI app on a free loopback port; yields its base URL."""
+def serving(
+    app: ASGIApplication,
+    *,
+    lifespan: str = "off",
+    tls: tuple[str, str] | None = None,
+) -> Iterator[str]:
+    """Serve any ASGI app on a free loopback port; yields its base URL. ``tls`` is a
+    (certificate file, key file) pair: the app is then served over HTTPS."""
     port = free_port()
     config = uvicorn.Config(
-        app, host="127.0.0.1", port=port, log_level="warning", lifespan=lifespan
+        app,
+        host="127.0.0.1",
+        port=port,
+        log_level="warning",
+        lifespan=lifespan,
+        ssl_certfile=tls[0] if tls else None,
+        ssl_keyfile=tls[1] if tls else None,
     )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=lambda: asyncio.run(server.serve()), daemon=True)
@@ -44,7 +56,7 @@ def serving(app: ASGIApplication, *, lifespan: str = "off") -> Iterator[str]:
             raise RuntimeError("test server did not start")
         time.sleep(0.02)
     try:
-        yield f"http://127.0.0.1:{port}"
+        yield f"{'https' if tls else 'http'}://127.0.0.1:{port}"
     finally:
         server.should_exit = True
         thread.join(timeout=10)

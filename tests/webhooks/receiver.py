@@ -90,8 +90,9 @@ class Receiver:
 
 
 @contextmanager
-def running_receiver() -> Iterator[Receiver]:
+def running_receiver(tls: tuple[str, str] | None = None) -> Iterator[Receiver]:
+    """``tls``: (certificate file, key file) to receive over HTTPS."""
     receiver = Receiver()
-    with serving(receiver) as base_url:  # type: ignore[arg-type]
+    with serving(receiver, tls=tls) as base_url:  # type: ignore[arg-type]
         receiver.base_url = base_url
         yield receiver

@@ -29,7 +29,7 @@ def host_key(url: str) -> str:
 def trusted(url: str, trustlist: Iterable[str]) -> bool:
     parts = urlsplit(url)
     host = (parts.hostname or "").lower()
-    allowed = set(trustlist)
+    allowed = trustlist if isinstance(trustlist, (set, frozenset)) else set(trustlist)
     if host in allowed:
         return True
     try:

@@ -31,7 +31,6 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
-from urllib.parse import urlsplit
 
 from voxgate import __version__
 from voxgate.clock import Clock, SystemClock
@@ -308,23 +307,15 @@ class DeliveryWorker:
         return open_keys(target, self.box)
 
     async def _refusal(self, url: str, keys: TenantKeys, from_request: bool) -> str | None:
-        reason = targets.refusal(
-            url, trustlist=keys.trustlist, from_request=from_request, addresses=()
-        )
-        if reason is not None or targets.trusted(url, keys.trustlist):
-            return reason
+        """Why ``url`` may not be called, as far as the URL alone says. A host the tenant
+        does not trust is resolved when it is connected to, by the sender's public pool,
+        which refuses non-public addresses (see :mod:`voxgate.webhooks.network`)."""
         literal = targets.literal_address(url)
-        if literal is not None:
-            addresses = [literal]
-        else:
-            hostname = urlsplit(url).hostname or ""
-            try:
-                infos = await asyncio.get_running_loop().getaddrinfo(hostname, None)
-            except OSError as exc:
-                return f"cannot resolve {hostname}: {exc}"
-            addresses = [str(info[4][0]) for info in infos]
         return targets.refusal(
-            url, trustlist=keys.trustlist, from_request=from_request, addresses=addresses
+            url,
+            trustlist=keys.trustlist,
+            from_request=from_request,
+            addresses=() if literal is None else (literal,),
         )
 
     async def _attempt(self, row: dict[str, Any]) -> store.AttemptRecord:
@@ -345,6 +336,7 @@ class DeliveryWorker:
                     url=row["url"],
                     content=content,
                     headers=headers,
+                    trusted=partial(targets.trusted, trustlist=keys.trustlist),
                     check_redirect=partial(self._refusal, keys=keys, from_request=from_request),
                 )
         except Exception as exc:  # a bug or a bad stored secret: log it, retry later

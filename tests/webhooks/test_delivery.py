@@ -205,3 +205,55 @@ def test_native_api_call_announces_call_queued(hp: HookPlatform) -> None:
     assert (event["type"], event["seq"], event["call_id"]) == ("call.queued", 1, call_id)
     assert event["data"]["call"]["status"] == "queued"
     assert event["data"]["call"]["to"] == "88880000"
+    r = hp.p.http.get(f"/v1/calls/{call_id}/events", auth=(t.app_key, t.app_secret))
+    assert r.status_code == 200, r.text
+    [logged] = r.json()["deliveries"][0]["attempts_log"]
+    assert logged["request"].startswith(f"POST {hp.rx.base_url}{path}\n")
+    assert logged["response_head"] == "success"
+
+
+def test_each_attempt_logs_the_request_it_sent(hp: HookPlatform) -> None:
+    pre = _prefix()
+    # native, signed: the headers of each attempt (its own timestamp and signature)
+    hp.rx.script(f"{pre}/native", Reply(500))
+    _, native = native_call(hp, f"{pre}/native", webhook_secret="whsec-test")
+    [d] = wait_settled(hp.p, native)
+    sent = hp.rx.received(f"{pre}/native")
+    assert [a["status_code"] for a in d["attempts_log"]] == [500, 200]
+    for attempt, got in zip(d["attempts_log"], sent, strict=True):
+        lines = attempt["request"].split("\n")
+        assert lines[0] == f"POST {hp.rx.base_url}{pre}/native"
+        headers = dict(line.split(": ", 1) for line in lines[1:])  # no body: it is stored
+        assert headers["Voxgate-Signature"] == got.headers["voxgate-signature"]
+        assert headers["Idempotency-Key"] == d["event_id"]
+
+    # Huawei, signed per attempt inside the body: the body as sent is logged too
+    t = make_tenant(hp.p, callback_secret="cbsec-test")
+    huawei = make_call(
+        hp.p,
+        t,
+        dialect="huawei",
+        kind="notification",
+        callee="88880000",
+        callback_url=f"{hp.rx.base_url}{pre}/huawei",
+    )
+    play(hp.p, t, huawei, [Step("call.failed", T0 + 1)])
+    [h] = wait_settled(hp.p, huawei)
+    [got] = hp.rx.received(f"{pre}/huawei")
+    head, _, body = h["attempts_log"][0]["request"].partition("\n\n")
+    assert head.startswith(f"POST {hp.rx.base_url}{pre}/huawei\n")
+    assert body.encode() == got.body and b'"signature"' in got.body
+
+    # redirected: one line per URL posted to
+    hp.rx.script(f"{pre}/moved", Reply(308, b"", headers={"location": f"{pre}/here"}))
+    _, moved = native_call(hp, f"{pre}/moved")
+    [m] = wait_settled(hp.p, moved)
+    assert m["attempts_log"][0]["request"].split("\n")[:2] == [
+        f"POST {hp.rx.base_url}{pre}/moved",
+        f"POST {hp.rx.base_url}{pre}/here",
+    ]
+
+    # refused before sending: nothing was sent, nothing is logged as sent
+    _, private = native_call(hp, f"{pre}/private", trust=())
+    [p] = wait_settled(hp.p, private)
+    assert p["attempts_log"][0]["request"] is None

@@ -222,6 +222,12 @@ class WebhookAttempt(BaseModel):
     error: str | None
     latency_ms: float
     created_at: datetime
+    request: str | None = Field(
+        None,
+        description="What was sent: POST <url> (one line per URL when redirected), the "
+        "headers, and the body when it differs from the delivery's (signed per attempt).",
+    )
+    response_head: str | None = Field(None, description="The first 1 KiB of the response.")
 
 
 class WebhookDelivery(BaseModel):
@@ -263,6 +269,8 @@ class WebhookDelivery(BaseModel):
                     error=a.get("error"),
                     latency_ms=a["latency_ms"],
                     created_at=from_epoch(a["created_at"]),
+                    request=a.get("request"),
+                    response_head=a.get("response_head"),
                 )
                 for a in row.get("attempts_log", [])
             ],

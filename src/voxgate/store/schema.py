@@ -327,5 +327,8 @@ webhook_attempts = Table(
     Column("error", Text),
     Column("latency_ms", Float, nullable=False),
     Column("created_at", Float, nullable=False),
+    # the request as sent: "POST <url>", its headers, and the body when it is not the
+    # delivery's (a Huawei callback signed per attempt); null when nothing was sent
+    Column("request", Text),
     Index("ix_webhook_attempts_delivery", "delivery_id"),
 )

@@ -240,6 +240,7 @@ class AttemptRecord:
     at: float
     new_status: str  # pending | delivered | dead
     next_attempt_at: float | None
+    request: str | None = None  # what was sent (see the column), None if nothing was
 
 
 async def record_attempts(conn: AsyncConnection, records: Sequence[AttemptRecord]) -> int:
@@ -261,6 +262,7 @@ async def record_attempts(conn: AsyncConnection, records: Sequence[AttemptRecord
                 "error": r.error,
                 "latency_ms": r.latency_ms,
                 "created_at": r.at,
+                "request": r.request,
             }
             for r in records
         ],

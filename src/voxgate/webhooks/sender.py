@@ -19,7 +19,7 @@ import asyncio
 import ssl
 import time
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from urllib.parse import urljoin, urlsplit
 
 import httpcore
@@ -40,6 +40,7 @@ class AttemptResult:
     error: str | None
     latency_ms: float
     permanent: bool = False  # no later attempt can succeed (the target is refused)
+    url: str | None = None  # the last URL posted to (after redirects), None if none was
 
 
 def acknowledged(fmt: str, status: int, body: bytes) -> bool:
@@ -190,6 +191,20 @@ class Sender:
 
         ``trusted(url)`` says whether the tenant trusts the URL's host (its pool may connect
         to private addresses); ``check_redirect(url)`` why a redirect may not be followed."""
+        posted: list[str] = []
+        result = await self._send(fmt, url, content, headers, trusted, check_redirect, posted)
+        return replace(result, url=posted[-1]) if posted else result
+
+    async def _send(
+        self,
+        fmt: str,
+        url: str,
+        content: bytes,
+        headers: Mapping[str, str],
+        trusted: Callable[[str], bool],
+        check_redirect: Callable[[str], Awaitable[str | None]],
+        posted: list[str],
+    ) -> AttemptResult:
         started = time.perf_counter()
 
         def elapsed() -> float:
@@ -202,6 +217,7 @@ class Sender:
             async with asyncio.timeout(deadline):
                 for _hop in range(MAX_REDIRECTS + 1):
                     pool = self.trusted_pool if trusted(url) else self.public_pool
+                    posted.append(url)
                     status, location, head = await self._post(pool, url, content, raw)
                     if status in REDIRECTS and location:
                         nxt = urljoin(url, location)

@@ -104,6 +104,17 @@ def prepare_request(
     return content, headers
 
 
+def request_record(urls: list[str], headers: Mapping[str, str], content: bytes, stored: str) -> str:
+    """The attempt log's account of a request: ``POST <url>`` per URL posted to (a redirect
+    adds one), the headers, and the body when it is not the delivery's stored one (a Huawei
+    callback signed per attempt)."""
+    lines = [*(f"POST {url}" for url in urls), *(f"{k}: {v}" for k, v in headers.items())]
+    text = "\n".join(lines)
+    if content != stored.encode("utf-8"):
+        text += "\n\n" + content.decode("utf-8", "replace")
+    return text
+
+
 class DeliveryWorker:
     def __init__(
         self,
@@ -320,6 +331,7 @@ class DeliveryWorker:
 
     async def _attempt(self, row: dict[str, Any]) -> store.AttemptRecord:
         attempt = int(row["attempts"])
+        request: str | None = None
         try:
             keys = await self._keys.get(row["tenant_id"])
             from_request = bool(row["url_from_request"])
@@ -339,16 +351,19 @@ class DeliveryWorker:
                     trusted=partial(targets.trusted, trustlist=keys.trustlist),
                     check_redirect=partial(self._refusal, keys=keys, from_request=from_request),
                 )
+                if result.url is not None:  # something was posted
+                    urls = [row["url"]] if result.url == row["url"] else [row["url"], result.url]
+                    request = request_record(urls, headers, content, row["body"])
         except Exception as exc:  # a bug or a bad stored secret: log it, retry later
             log.exception(
                 "webhook attempt crashed",
                 extra={"action": "webhook_attempt_crashed", "call_id": row["call_id"]},
             )
             result = AttemptResult(False, None, None, f"internal error: {exc!r}", 0.0)
-        return self._decide(row, attempt, result)
+        return self._decide(row, attempt, result, request)
 
     def _decide(
-        self, row: Mapping[str, Any], attempt: int, res: AttemptResult
+        self, row: Mapping[str, Any], attempt: int, res: AttemptResult, request: str | None
     ) -> store.AttemptRecord:
         now = self.clock.now()
         if res.ok:
@@ -382,6 +397,7 @@ class DeliveryWorker:
             at=now,
             new_status=status,
             next_attempt_at=next_at,
+            request=request,
         )
 
     @staticmethod

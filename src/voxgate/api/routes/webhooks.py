@@ -55,6 +55,7 @@ def _attempt(a: dict[str, Any]) -> dict[str, Any]:
         "status_code": a["status_code"],
         "latency_ms": a["latency_ms"],
         "error": a["error"],
+        "request": a["request"],
         "response_head": a["response_head"],
     }
 

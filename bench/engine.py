@@ -98,6 +98,8 @@ async def _answer_forever(port: int, *, send_media: bool, shed_delay: float) -> 
             await leg.wait_ended()
 
     async with Engine(config) as engine:
+        gc.collect()
+        gc.freeze()  # as an engine worker process does once started
         print("ready", flush=True)
         await engine.serve_incoming(serve)
 

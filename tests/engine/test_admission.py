@@ -12,6 +12,11 @@ from voxgate.engine.testing import engine_pair
 TARGET = 0.05
 
 
+def idle_cpu() -> float:
+    """A process clock that never moves: the engine uses no CPU (the limit may grow)."""
+    return 0.0
+
+
 def run_window(admission: Admission, start: float, offered: int, delay: float) -> int:
     """Offer ``offered`` calls in the window starting at ``start``; the engine runs
     ``delay`` late throughout. Returns how many were admitted."""
@@ -25,20 +30,20 @@ def run_window(admission: Admission, start: float, offered: int, delay: float) -
 
 
 def test_while_the_engine_keeps_up_every_call_is_admitted() -> None:
-    admission = Admission(TARGET)
+    admission = Admission(TARGET, cpu_clock=idle_cpu)
     for w in range(50):
         assert run_window(admission, w * WINDOW, 300, 0.001) == 300
     assert admission.limit is None
 
 
 def test_an_invite_that_waited_too_long_is_refused_even_when_calm() -> None:
-    admission = Admission(TARGET)
+    admission = Admission(TARGET, cpu_clock=idle_cpu)
     assert not admission.admit(0.0, waited=TARGET * 2)
     assert admission.admit(0.0, waited=TARGET / 2)
 
 
 def test_falling_behind_cuts_the_rate_and_keeping_up_raises_it_again() -> None:
-    admission = Admission(TARGET)
+    admission = Admission(TARGET, cpu_clock=idle_cpu)
     assert run_window(admission, 0.0, 100, 0.0) == 100
     admission.observe(0.099, 0.2)  # the window ends late
     # very late (4 x the target): the next window gets half of what the late one admitted
@@ -52,15 +57,15 @@ def test_falling_behind_cuts_the_rate_and_keeping_up_raises_it_again() -> None:
         t += WINDOW
     assert limits == sorted(limits) and limits[0] is not None and limits[-1] is not None
     assert limits[0] < limits[-1]
-    # long enough without delay: no limit at all
-    for _ in range(CALM):
+    # long enough without delay or calls held back: no limit at all
+    for _ in range(CALM + 1):
         run_window(admission, t, 10, 0.0)
         t += WINDOW
     assert admission.limit is None
 
 
 def test_slightly_late_costs_a_tenth_and_the_cut_follows_the_delay() -> None:
-    admission = Admission(TARGET)
+    admission = Admission(TARGET, cpu_clock=idle_cpu)
     run_window(admission, 0.0, 100, 0.0)
     admission.observe(0.099, TARGET * 1.05)
     assert run_window(admission, WINDOW, 100, TARGET * 1.6) == 90
@@ -68,15 +73,60 @@ def test_slightly_late_costs_a_tenth_and_the_cut_follows_the_delay() -> None:
 
 
 def test_the_first_window_to_run_late_stops_admitting_at_once() -> None:
-    admission = Admission(TARGET)
+    admission = Admission(TARGET, cpu_clock=idle_cpu)
     assert run_window(admission, 0.0, 50, 0.0) == 50
     assert run_window(admission, WINDOW, 100, 0.2) == FLOOR  # a surge is not let in whole
     assert admission.limit is None
-    assert run_window(admission, 2 * WINDOW, 100, 0.2) == FLOOR  # then the limit rules
+    # then the limit rules, from the floor the late window stopped at: a flood's onset is
+    # not let in again (the peer would pay with retransmissions), the limit climbs instead
+    assert run_window(admission, 2 * WINDOW, 100, 0.2) == FLOOR
+
+
+def test_with_cpu_to_spare_the_limit_climbs_fast() -> None:
+    admission = Admission(TARGET, cpu_clock=idle_cpu)
+    run_window(admission, 0.0, 200, 0.2)  # late from the start: the floor
+    t = WINDOW
+    for _ in range(15):
+        run_window(admission, t, 200, 0.0)
+        t += WINDOW
+    # a third more a window: from 2 to about 90 in 15 windows (a tenth: about 25)
+    assert admission.limit is not None and admission.limit > 80
+
+
+def test_the_limit_is_not_raised_while_the_cpu_is_nearly_all_used() -> None:
+    clock = {"t": 0.0}
+    busy = Admission(TARGET, cpu_clock=lambda: clock["t"])  # all of every window on the CPU
+    run_window(busy, 0.0, 100, 0.0)
+    busy.observe(0.099, 0.2)
+    t = WINDOW
+    limits = []
+    for _ in range(10):
+        clock["t"] = t
+        run_window(busy, t, 100, 0.0)
+        limits.append(busy.limit)
+        t += WINDOW
+    assert limits[1:] == [limits[1]] * 9  # held, not raised: more calls would run late
+    idle = Admission(TARGET, cpu_clock=idle_cpu)
+    run_window(idle, 0.0, 100, 0.0)
+    idle.observe(0.099, 0.2)
+    for w in range(1, 11):
+        run_window(idle, w * WINDOW, 100, 0.0)
+    assert idle.limit is not None and idle.limit > limits[-1]  # the same, with CPU to spare
+
+
+def test_the_limit_is_kept_while_it_holds_calls_back() -> None:
+    admission = Admission(TARGET, cpu_clock=lambda: 10.0 * admission.window_start)
+    run_window(admission, 0.0, 100, 0.0)
+    admission.observe(0.099, 0.2)
+    t = WINDOW
+    for _ in range(3 * CALM):  # no delay, but a flood the limit keeps refusing
+        run_window(admission, t, 500, 0.0)
+        t += WINDOW
+    assert admission.limit is not None
 
 
 def test_however_late_a_trickle_still_gets_through() -> None:
-    admission = Admission(TARGET)
+    admission = Admission(TARGET, cpu_clock=idle_cpu)
     t = 0.0
     for _ in range(30):
         run_window(admission, t, 50, 0.2)
@@ -86,7 +136,7 @@ def test_however_late_a_trickle_still_gets_through() -> None:
 
 
 def test_an_idle_stretch_counts_as_calm() -> None:
-    admission = Admission(TARGET)
+    admission = Admission(TARGET, cpu_clock=idle_cpu)
     run_window(admission, 0.0, 50, 0.2)
     run_window(admission, WINDOW, 50, 0.2)
     assert admission.limit is not None

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import io
 import os
 import socket
 import wave
+import weakref
 from dataclasses import replace
 from pathlib import Path
 
@@ -210,6 +212,25 @@ async def test_sip_trace_is_kept_with_the_leg() -> None:
     ):
         assert line in text
     assert [e.direction for e in inc.trace.entries][:2] == ["in", "out"]
+
+
+async def test_an_ended_call_is_freed_while_its_transactions_absorb_retransmissions() -> None:
+    # The answered INVITE's transaction lives on for 32 s (RFC 6026) and the trace is kept
+    # for as long; neither may keep the leg itself (its media session, queues, tasks)
+    # alive: at a few hundred calls a second that is most of the heap.
+    async with engine_pair() as (a, b):
+        out, inc = await connect(a, b)
+        txn = inc.invite_txn
+        assert txn is not None
+        await out.hangup()
+        await inc.wait_ended(3)
+        await asyncio.sleep(0.05)
+        gone = weakref.ref(inc)
+        del inc
+        gc.collect()
+        assert txn.txn.key in b.endpoint._server  # still absorbing retransmissions
+        assert b.endpoint.traces  # the trace too
+        assert gone() is None
 
 
 async def test_trunk_parse() -> None:

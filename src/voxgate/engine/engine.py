@@ -600,8 +600,14 @@ class Engine:
         self._legs.pop(leg.call_id, None)
         if leg.invite_txn is not None:
             self._by_invite.pop(leg.invite_txn, None)
-        # keep tracing the tail (BYE answer, retransmissions) for a while
-        self.heap.call_later(32.0, lambda: self._drop_trace(leg.call_id))
+        # its INVITE transactions live on to absorb retransmissions (up to 32 s): they no
+        # longer report to the leg, so the leg's objects are freed now
+        for txn in leg.server_txns():
+            txn.on_event = None
+        # keep tracing the tail (BYE answer, retransmissions) for a while; the timer holds
+        # the call id only, not the leg (a leg's objects would live on with it)
+        call_id = leg.call_id
+        self.heap.call_later(32.0, lambda: self._drop_trace(call_id))
 
     def _drop_trace(self, call_id: str) -> None:
         self.endpoint.traces.pop(call_id, None)

@@ -8,28 +8,35 @@ SIP traffic.
 
 New calls (INVITEs from peers and ``dial``) are admitted freely while the engine keeps
 up. Once a window of 100 ms sees a delay past the target, admission follows the
-measurements, additive-increase / multiplicative-decrease: each window whose worst delay
-passed the target cuts the next window's allowance in proportion (target / worst delay,
-at least a tenth, at most half); each window that used its whole allowance without delay
-raises it by a tenth; two seconds without delay lift the limit. The first window to run
-late admits nothing more once it does. An INVITE past the allowance, or one that
-itself waited longer than the target, is refused at once with a stateless 503, which
-costs a small fraction of a call. So the queue stays short, the calls already admitted
-keep getting timely answers (no retransmission storm), and the engine completes about as
-many calls as it can.
+measurements, additive-increase / multiplicative-decrease. The first window to run late
+admits nothing more once it does, and the limit starts from there (a flood's onset is
+not let in again). Each window whose worst delay passed the target cuts the next
+window's allowance in proportion (target / worst delay, at least a tenth, at most half).
+Each window that used its whole allowance without delay raises it: by a third while the
+process spent less than 35 % of that window on the CPU, by a tenth up to 70 %, not at all
+past that (a call's work outlasts the window that admitted it, so delay would follow).
+Two seconds without delay and without calls held back lift the limit. An INVITE past the
+allowance, or one that itself waited longer than the target, is refused at once with a
+stateless 503, which costs a small fraction of a call. So the queue stays short, the calls
+already admitted keep getting timely answers (no retransmission storm), and the engine
+completes about as many calls as it can.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
 
 WINDOW = 0.1  # seconds
 # a late window cuts the limit by target/worst, kept within these bounds: slightly late
 # costs a tenth, very late half
 DECREASE_MIN, DECREASE_MAX = 0.5, 0.9
 INCREASE = 0.1
+FAST_INCREASE = 0.3  # while the CPU is less than half as busy as BUSY
 FLOOR = 2.0  # calls per window, however loaded: a trickle still gets through
 CALM = 20  # windows without delay that lift the limit
+BUSY = 0.7  # share of a window spent on the CPU past which the limit is not raised
 
 
 @dataclass(slots=True)
@@ -42,6 +49,9 @@ class Admission:
     worst: float = 0.0  # worst delay seen in the current window
     calm: int = 0  # windows in a row without delay past the target
     shed: int = 0  # all INVITEs refused by this policy
+    cpu_clock: Callable[[], float] = field(default=time.process_time, repr=False)
+    cpu_start: float = 0.0  # cpu_clock() when the current window began
+    busy: float = 0.0  # share of the last window spent on the CPU
 
     @property
     def enabled(self) -> bool:
@@ -79,15 +89,25 @@ class Admission:
     def _next_window(self, now: float) -> None:
         # windows since the last one began: the ones after it passed idle, hence calm
         idle = max(0, int((now - self.window_start) / WINDOW) - 1)
+        cpu = self.cpu_clock()
+        if now > self.window_start:
+            self.busy = (cpu - self.cpu_start) / (now - self.window_start)
+        self.cpu_start = cpu
         if self.worst > self.target:
-            base = self.admitted if self.limit is None else self.limit
+            base = self.limit if self.limit is not None else self.admitted
             cut = min(DECREASE_MAX, max(DECREASE_MIN, self.target / self.worst))
             self.limit = max(FLOOR, base * cut)
             self.calm = idle
+        elif self.limit is not None and self.refused and self.admitted >= int(self.limit):
+            # the limit held calls back without delay: raise it unless the CPU is nearly
+            # all used already (the delay would follow, a call's work outlasts its
+            # window); it is not calm yet either way
+            if self.busy < BUSY:
+                step = FAST_INCREASE if self.busy < BUSY / 2 else INCREASE
+                self.limit += max(1.0, self.limit * step)
+            self.calm = idle
         else:
             self.calm += 1 + idle
-            if self.limit is not None and self.refused and self.admitted >= int(self.limit):
-                self.limit += max(1.0, self.limit * INCREASE)
         if self.calm >= CALM:
             self.limit = None
         self.window_start = now

@@ -91,7 +91,7 @@ class ReinviteClient:
         self.acked = asyncio.Event()  # cleared while a 2xx we sent waits for its ACK
         self.acked.set()
         self._lock = asyncio.Lock()
-        self._rng = random.Random()
+        self._rng: random.Random | None = None  # made on the first glare (seeding costs)
 
     async def send(self, target: MediaTarget | None) -> ReinviteResult:
         """Offer ``target`` (None: our own RTP socket) and wait for the outcome."""
@@ -106,6 +106,8 @@ class ReinviteClient:
                 result = await self._once(target, attempt)
                 if result.status != 491 or attempt > GLARE_RETRIES:
                     return result
+                if self._rng is None:
+                    self._rng = random.Random()
                 delay = leg.dialog.glare_retry_delay(self._rng)
                 log.info(
                     "re-INVITE glare: again in %.2f s",

@@ -99,6 +99,19 @@ class _Connection(asyncio.Protocol):
         return data
 
 
+async def _wait(
+    waiter: asyncio.Future[None],
+    timeout: float | None,
+    error: type[httpcore.TimeoutException],
+    what: str,
+) -> None:
+    try:
+        async with asyncio.timeout(timeout):
+            await waiter
+    except TimeoutError:
+        raise error(f"{what} within {timeout}s") from None
+
+
 class AsyncioStream(httpcore.AsyncNetworkStream):
     def __init__(self, transport: asyncio.Transport, connection: _Connection) -> None:
         self._transport = transport
@@ -107,12 +120,9 @@ class AsyncioStream(httpcore.AsyncNetworkStream):
     async def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
         conn = self._conn
         if not conn.buffer and not conn.closed:
-            waiter = conn.read_waiter = asyncio.get_running_loop().create_future()
+            conn.read_waiter = asyncio.get_running_loop().create_future()
             try:
-                async with asyncio.timeout(timeout):
-                    await waiter
-            except TimeoutError:
-                raise httpcore.ReadTimeout(f"no data within {timeout}s") from None
+                await _wait(conn.read_waiter, timeout, httpcore.ReadTimeout, "no data")
             finally:
                 conn.read_waiter = None
         if conn.buffer:
@@ -129,12 +139,9 @@ class AsyncioStream(httpcore.AsyncNetworkStream):
             raise httpcore.WriteError("connection closed")
         self._transport.write(buffer)
         if conn.writing_paused:
-            waiter = conn.drain_waiter = asyncio.get_running_loop().create_future()
+            conn.drain_waiter = asyncio.get_running_loop().create_future()
             try:
-                async with asyncio.timeout(timeout):
-                    await waiter
-            except TimeoutError:
-                raise httpcore.WriteTimeout(f"not written within {timeout}s") from None
+                await _wait(conn.drain_waiter, timeout, httpcore.WriteTimeout, "not written")
             finally:
                 conn.drain_waiter = None
             if conn.error is not None:

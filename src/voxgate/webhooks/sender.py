@@ -191,11 +191,11 @@ class Sender:
 
         ``trusted(url)`` says whether the tenant trusts the URL's host (its pool may connect
         to private addresses); ``check_redirect(url)`` why a redirect may not be followed."""
-        posted: list[str] = []
-        result = await self._send(fmt, url, content, headers, trusted, check_redirect, posted)
+        posted: list[str] = []  # the URLs posted to, redirects included
+        result = await self._follow(fmt, url, content, headers, trusted, check_redirect, posted)
         return replace(result, url=posted[-1]) if posted else result
 
-    async def _send(
+    async def _follow(
         self,
         fmt: str,
         url: str,

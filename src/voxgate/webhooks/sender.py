@@ -192,59 +192,54 @@ class Sender:
         ``trusted(url)`` says whether the tenant trusts the URL's host (its pool may connect
         to private addresses); ``check_redirect(url)`` why a redirect may not be followed."""
         posted: list[str] = []  # the URLs posted to, redirects included
-        result = await self._follow(fmt, url, content, headers, trusted, check_redirect, posted)
+
+        async def follow(url: str) -> AttemptResult:
+            started = time.perf_counter()
+
+            def elapsed() -> float:
+                return round((time.perf_counter() - started) * 1000, 3)
+
+            raw = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in headers.items()]
+            deadline = self.timeouts.deadline
+            try:
+                async with asyncio.timeout(deadline):
+                    for _hop in range(MAX_REDIRECTS + 1):
+                        pool = self.trusted_pool if trusted(url) else self.public_pool
+                        posted.append(url)
+                        status, location, head = await self._post(pool, url, content, raw)
+                        if status in REDIRECTS and location:
+                            nxt = urljoin(url, location)
+                            reason = await check_redirect(nxt)
+                            if reason is not None:
+                                return AttemptResult(
+                                    False, status, None, f"redirect refused: {reason}", elapsed()
+                                )
+                            url = nxt
+                            continue
+                        text = head.decode("utf-8", "replace")
+                        ok = acknowledged(fmt, status, head)
+                        error = None if ok else f"not acknowledged: HTTP {status}"
+                        return AttemptResult(ok, status, text, error, elapsed())
+                    return AttemptResult(False, None, None, "too many redirects", elapsed())
+            except TimeoutError:
+                return AttemptResult(
+                    False, None, None, f"attempt deadline {deadline:g}s passed", elapsed()
+                )
+            except TargetRefused as exc:
+                if len(posted) > 1:  # redirected: the first URL may answer otherwise next time
+                    return AttemptResult(False, None, None, f"redirect refused: {exc}", elapsed())
+                return AttemptResult(False, None, None, f"target refused: {exc}", elapsed(), True)
+            except (
+                httpcore.TimeoutException,
+                httpcore.NetworkError,
+                httpcore.ProtocolError,
+            ) as exc:
+                return AttemptResult(False, None, None, _error_text(exc), elapsed())
+            except httpcore.UnsupportedProtocol as exc:
+                return AttemptResult(False, None, None, _error_text(exc), elapsed(), True)
+
+        result = await follow(url)
         return replace(result, url=posted[-1]) if posted else result
-
-    async def _follow(
-        self,
-        fmt: str,
-        url: str,
-        content: bytes,
-        headers: Mapping[str, str],
-        trusted: Callable[[str], bool],
-        check_redirect: Callable[[str], Awaitable[str | None]],
-        posted: list[str],
-    ) -> AttemptResult:
-        started = time.perf_counter()
-
-        def elapsed() -> float:
-            return round((time.perf_counter() - started) * 1000, 3)
-
-        raw = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in headers.items()]
-        deadline = self.timeouts.deadline
-        redirected = False
-        try:
-            async with asyncio.timeout(deadline):
-                for _hop in range(MAX_REDIRECTS + 1):
-                    pool = self.trusted_pool if trusted(url) else self.public_pool
-                    posted.append(url)
-                    status, location, head = await self._post(pool, url, content, raw)
-                    if status in REDIRECTS and location:
-                        nxt = urljoin(url, location)
-                        reason = await check_redirect(nxt)
-                        if reason is not None:
-                            return AttemptResult(
-                                False, status, None, f"redirect refused: {reason}", elapsed()
-                            )
-                        url, redirected = nxt, True
-                        continue
-                    text = head.decode("utf-8", "replace")
-                    ok = acknowledged(fmt, status, head)
-                    error = None if ok else f"not acknowledged: HTTP {status}"
-                    return AttemptResult(ok, status, text, error, elapsed())
-                return AttemptResult(False, None, None, "too many redirects", elapsed())
-        except TimeoutError:
-            return AttemptResult(
-                False, None, None, f"attempt deadline {deadline:g}s passed", elapsed()
-            )
-        except TargetRefused as exc:
-            if redirected:  # the first target may still redirect elsewhere next time
-                return AttemptResult(False, None, None, f"redirect refused: {exc}", elapsed())
-            return AttemptResult(False, None, None, f"target refused: {exc}", elapsed(), True)
-        except (httpcore.TimeoutException, httpcore.NetworkError, httpcore.ProtocolError) as exc:
-            return AttemptResult(False, None, None, _error_text(exc), elapsed())
-        except httpcore.UnsupportedProtocol as exc:
-            return AttemptResult(False, None, None, _error_text(exc), elapsed(), True)
 
     def __repr__(self) -> str:
         return f"<Sender cap={self.response_cap} deadline={self.timeouts.deadline:g}s>"

@@ -115,6 +115,54 @@ def test_daily_limit_counts_calls_of_the_same_batch(kind: str, tmp_path: Path) -
     assert _run(kind, tmp_path, job) == (10, 15, 10)
 
 
+@pytest.mark.parametrize("kind", KINDS)
+def test_a_key_is_a_duplicate_within_its_own_tenant_only(kind: str, tmp_path: Path) -> None:
+    async def job(s: Services, tenant: str) -> list[str]:
+        other = (await s.tenants.create("globex")).tenant_id
+
+        async def one(who: str) -> str:
+            try:
+                await _accept(s, who, "13500000001", duplicate=Duplicate("same-key"))
+                return "ok"
+            except DuplicateCall:
+                return "duplicate"
+
+        # one batch: the key twice for the first tenant, once for the second
+        return list(await asyncio.gather(one(tenant), one(tenant), one(other)))
+
+    outcomes = _run(kind, tmp_path, job)
+    assert sorted(outcomes[:2]) == ["duplicate", "ok"]
+    assert outcomes[2] == "ok"
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_unfinished_and_windowed_duplicates_read_the_same_stored_call(
+    kind: str, tmp_path: Path
+) -> None:
+    """A finished call blocks no "unfinished" duplicate, but still counts within a window."""
+
+    async def job(s: Services, tenant: str) -> list[str]:
+        async def one(duplicate: Duplicate) -> str:
+            try:
+                await _accept(s, tenant, "13500000002", duplicate=duplicate)
+                return "ok"
+            except DuplicateCall:
+                return "duplicate"
+
+        first = await one(Duplicate("k", window=300))
+        async with s.db.begin() as conn:
+            await conn.execute(calls.update().values(status="completed"))
+        return [
+            first,
+            await one(Duplicate("k", window=300)),  # created a moment ago: within 5 minutes
+            await one(Duplicate("k")),  # no unfinished call holds the key
+            await one(Duplicate("k")),  # now the call just accepted does
+            await one(Duplicate("k", window=0.0001)),  # unfinished, but older than the window
+        ]
+
+    assert _run(kind, tmp_path, job) == ["ok", "duplicate", "ok", "duplicate", "ok"]
+
+
 class Boom(Exception):
     pass
 

@@ -278,12 +278,14 @@ def _decide_and_insert(
 ) -> tuple[list[BaseException | None], list[_Pending]]:
     """Refuse duplicates and requests over their daily limit, insert the rest."""
     answers: list[BaseException | None] = []
-    taken = _taken_keys(conn, batch)
+    held = _held_keys(conn, batch)
     used = _used_today(conn, batch)
     accepted: list[_Pending] = []
     for item in batch:
-        keys = {r["dedupe_key"] for r in item.rows if r["dedupe_key"] is not None}
-        if keys & taken.get(item.tenant_id, set()):
+        keys = {(item.tenant_id, r["dedupe_key"]) for r in item.rows if r["dedupe_key"] is not None}
+        if item.duplicate is not None and any(
+            _holds(held.get(key), item.duplicate, item.now) for key in keys
+        ):
             answers.append(DuplicateCall())
             continue
         if item.daily_limit is not None:
@@ -292,7 +294,8 @@ def _decide_and_insert(
                 answers.append(DailyLimitReached(limit=item.daily_limit.limit, used=used[slot]))
                 continue
             used[slot] += len(item.rows)
-        taken.setdefault(item.tenant_id, set()).update(keys)
+        for key in keys:  # later requests of the batch see this one's calls
+            held[key] = _Held(unfinished=True, newest=item.now)
         accepted.append(item)
         answers.append(None)
     if accepted:
@@ -308,18 +311,44 @@ def _decide_and_insert(
     return answers, accepted
 
 
-def _taken_keys(conn: Connection, batch: Sequence[_Pending]) -> dict[str, set[str]]:
-    """Per tenant, the batch's duplicate keys that a stored call already holds."""
-    wanted: dict[tuple[str, float | None], set[str]] = {}
+@dataclass
+class _Held:
+    """What the stored calls under one (tenant, key) say: any unfinished, newest created."""
+
+    unfinished: bool
+    newest: float
+
+
+def _holds(held: _Held | None, duplicate: Duplicate, now: float) -> bool:
+    if held is None:
+        return False
+    if duplicate.window is None:
+        return held.unfinished
+    return held.newest >= now - duplicate.window
+
+
+def _held_keys(conn: Connection, batch: Sequence[_Pending]) -> dict[tuple[str, str], _Held]:
+    """Per (tenant, key) of the batch's duplicate checks, what the stored calls hold.
+
+    One query for the whole batch, whatever its tenants and windows.
+    """
+    keys: set[str] = set()
+    since: float | None = None
     for item in batch:
         if item.duplicate is None:
             continue
-        since = None if item.duplicate.window is None else item.now - item.duplicate.window
-        wanted.setdefault((item.tenant_id, since), set()).update(r["dedupe_key"] for r in item.rows)
-    taken: dict[str, set[str]] = {}
-    for (tenant_id, since), keys in wanted.items():
-        taken.setdefault(tenant_id, set()).update(repo.duplicate_keys(conn, tenant_id, keys, since))
-    return taken
+        keys.update(r["dedupe_key"] for r in item.rows if r["dedupe_key"] is not None)
+        if item.duplicate.window is not None:
+            start = item.now - item.duplicate.window
+            since = start if since is None else min(since, start)
+    held: dict[tuple[str, str], _Held] = {}
+    if not keys:
+        return held
+    for tenant_id, key, unfinished, created_at in repo.key_holders(conn, keys, since):
+        found = held.setdefault((tenant_id, key), _Held(unfinished=False, newest=created_at))
+        found.unfinished |= unfinished
+        found.newest = max(found.newest, created_at)
+    return held
 
 
 def _limit_slot(item: _Pending, limit: DailyLimit) -> tuple[str, str, float]:

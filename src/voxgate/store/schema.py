@@ -239,7 +239,7 @@ calls = Table(
     Column("hangup_side", String(16)),
     Column("result", JSON),
     Index("ix_calls_tenant_created", "tenant_id", "created_at"),
-    Index("ix_calls_tenant_dedupe", "tenant_id", "dedupe_key"),
+    Index("ix_calls_dedupe", "dedupe_key"),
     Index("ix_calls_request_ref", "request_ref"),
 )
 

@@ -30,12 +30,14 @@ async def test_one_clock_ticks_every_stream_every_20_ms_spread_over_slots() -> N
     loop = asyncio.get_running_loop()
     clock = MediaClock(loop, slots=20)
     streams = [Stream() for _ in range(300)]
+    started = loop.time()
     for s in streams:
         clock.add(s)
     await asyncio.sleep(0.5)
     clock.close()
+    elapsed = loop.time() - started  # a busy machine may oversleep: count against it
     counts = [len(s.ticks) for s in streams]
-    assert min(counts) >= 22 and max(counts) <= 27
+    assert min(counts) >= round(elapsed / 0.020) - 3 and max(counts) <= elapsed / 0.020 + 2
     for s in streams:
         gaps = [b - a for a, b in zip(s.ticks, s.ticks[1:], strict=False)]
         assert abs(sum(gaps) / len(gaps) - 0.020) < 0.002

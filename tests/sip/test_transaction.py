@@ -16,9 +16,12 @@ from voxgate.sip.headers import Via
 from voxgate.sip.message import SipRequest, make_request, make_response, parse_message
 from voxgate.sip.transaction import (
     TABLES,
+    Act,
     ClientTransaction,
+    Input,
     ServerTransaction,
     State,
+    Table,
     build_cancel,
     invite_key_for_cancel,
     table_as_mermaid,
@@ -215,6 +218,40 @@ def test_non_invite_server_timer_j_and_tu_errors() -> None:
     reliable = ServerTransaction(req, reliable=True, now=0.0)
     reliable.send_response(make_response(req, 200), 1.0)
     assert reliable.get_timer() == 1.0  # Timer J = 0 on reliable transports
+
+
+@pytest.mark.parametrize(
+    ("table", "state"),
+    [(TABLES["INVITE server"], State.CONFIRMED), (TABLES["non-INVITE server"], State.COMPLETED)],
+)
+def test_an_absorbing_state_only_echoes_until_its_last_timer(table: Table, state: State) -> None:
+    """What a shell may keep of an absorbing transaction (key, echo, deadline) is enough:
+    from the table, wire input stays in the state and at most resends, and only a timer
+    leaves it, for Terminated, with nothing to report."""
+    for (from_state, inp), (to_state, acts) in table.items():
+        if from_state is not state:
+            continue
+        if inp.name.startswith("TIMER_"):
+            assert to_state is State.TERMINATED and acts == (), inp
+        elif inp is not Input.TRANSPORT_ERROR:
+            assert to_state is state and set(acts) <= {Act.RESEND}, inp
+            assert not inp.name.startswith("TU_"), inp
+
+
+def test_absorbing_transactions_and_what_they_echo() -> None:
+    req = request()
+    invite = ServerTransaction(req, reliable=False, now=0.0)
+    invite.send_response(make_response(req, 200, to_tag="s1"), 0.0)
+    assert not invite.absorbing  # 2xx retransmitted until the ACK
+    invite.handle_request(SipRequest("ACK", req.uri, req.headers.copy()), 0.3)
+    assert invite.absorbing and invite.echo is None and invite.get_timer() == 64 * T1
+    bye = request("BYE", branch="z9hG4bKbye")
+    tx = ServerTransaction(bye, reliable=False, now=0.0)
+    assert not tx.absorbing
+    ok = make_response(bye, 200)
+    tx.send_response(ok, 0.0)
+    assert tx.absorbing and tx.echo == ok.to_bytes()
+    assert tx.get_timer() == 64 * T1
 
 
 def test_matching_keys() -> None:

@@ -144,6 +144,44 @@ class ServerTxn(_Record):
         self.endpoint.respond(self, response)
 
 
+class Lingering:
+    """A server transaction reduced to what its absorbing state still does (RFC 3261
+    §17.2: non-INVITE Completed, INVITE Confirmed): answer a retransmitted request with
+    its echo, if any, until the last timer. It replaces the transaction in the table so
+    the request, the responses and the parsed views are freed at once; answered calls
+    would otherwise hold some 60 objects each for 32 s, and every full collection of
+    the garbage collector walks them."""
+
+    __slots__ = ("addr", "call_id", "echo", "endpoint", "key", "transport", "until")
+
+    def __init__(self, endpoint: SipEndpoint, record: ServerTxn) -> None:
+        txn = record.txn
+        self.endpoint = endpoint
+        self.key = txn.key
+        self.call_id = txn.request.call_id
+        self.echo = txn.echo if isinstance(txn, ServerTransaction) else None
+        self.transport = record.transport
+        self.addr = record.addr
+        self.until: float | None = txn.get_timer()
+
+    def __repr__(self) -> str:
+        return f"<Lingering {self.key[0]} until={self.until}>"
+
+    def retransmitted(self, request: SipRequest) -> None:
+        if self.echo is not None and request.method != "ACK":
+            self.endpoint._trace(self.call_id, "out", self.transport, self.addr, self.echo)
+            self.transport.send(self.echo, self.addr)
+
+    def get_timer(self) -> float | None:
+        return self.until
+
+    def handle_timer(self, now: float) -> None:
+        if self.until is not None and now >= self.until:
+            self.until = None
+            if self.endpoint._server.get(self.key) is self:
+                del self.endpoint._server[self.key]
+
+
 class SipEndpoint:
     def __init__(
         self,
@@ -157,7 +195,7 @@ class SipEndpoint:
         self.heap = heap or TimerHeap(loop)
         self.user_agent: UserAgent | None = None
         self._client: dict[tuple[str, ...], ClientTxn] = {}
-        self._server: dict[tuple[str, ...], ServerTxn] = {}
+        self._server: dict[tuple[str, ...], ServerTxn | Lingering] = {}
         self.traces: dict[str, SipTrace] = {}
         self.malformed = 0
         self.stray = 0
@@ -213,6 +251,9 @@ class SipEndpoint:
             request.headers.replace_first("Via", str(updated))
         key = transaction_key(request)
         record = self._server.get(key)
+        if isinstance(record, Lingering):
+            record.retransmitted(request)
+            return
         if record is not None:
             assert isinstance(record.txn, ServerTransaction)
             record.txn.handle_request(request, now)
@@ -242,8 +283,10 @@ class SipEndpoint:
 
     def _on_cancel(self, cancel: SipRequest, record: ServerTxn) -> None:
         invite = self._server.get(invite_key_for_cancel(cancel))
-        if invite is None or (
-            invite.txn.last_response is not None and invite.txn.last_response.status >= 200
+        if (
+            invite is None
+            or isinstance(invite, Lingering)  # answered and ACKed long since
+            or (invite.txn.last_response is not None and invite.txn.last_response.status >= 200)
         ):
             record.respond(make_response(cancel, 481))
             return
@@ -301,7 +344,8 @@ class SipEndpoint:
     def transport_failed(self, addr: Addr) -> None:
         """A connection to ``addr`` could not be made: fail the transactions waiting on it."""
         now = self.loop.time()
-        for record in [*self._client.values(), *self._server.values()]:
+        live = (r for r in self._server.values() if not isinstance(r, Lingering))
+        for record in [*self._client.values(), *live]:
             if record.addr == addr and record.transport.reliable:
                 record.txn.handle_transport_error(now)
                 self._flush(record)
@@ -323,6 +367,18 @@ class SipEndpoint:
                     handler(event)
                 except Exception:
                     log.exception("transaction user failed", extra={"action": "sip_tu_failed"})
+        if (
+            isinstance(txn, ServerTransaction)
+            and txn.absorbing
+            and self._server.get(txn.key) is record
+        ):
+            lingering = Lingering(self, record)
+            self._server[txn.key] = lingering
+            # the record's pending heap entries are for earlier deadlines, so it is not
+            # held long; its last deadline is the lingering entry's
+            self.heap.discard(record)
+            self.heap.update(lingering)
+            return
         self.heap.update(record)
 
     def _trace(

@@ -85,6 +85,10 @@ class TimerHeap:
         if self._armed_at is None or when < self._armed_at:
             self._arm(when)
 
+    def discard(self, obj: Timed) -> None:
+        """Forget ``obj``: its entries are skipped when popped, whatever its deadline."""
+        self._due.pop(obj, None)
+
     def _arm(self, when: float) -> None:
         if self._handle is not None:
             self._handle.cancel()

@@ -413,6 +413,24 @@ class ServerTransaction(Transaction):
         if invite and send_trying:
             self.send_response(make_response(request, 100), now)
 
+    @property
+    def absorbing(self) -> bool:
+        """Only retransmissions are left until the last timer ends the transaction.
+
+        INVITE Confirmed and non-INVITE Completed: nothing more reaches the TU, a
+        retransmitted request gets :attr:`echo` and an ACK nothing, and no timer but the
+        last is armed. A shell may keep just the key, ``echo`` and ``get_timer()``.
+        """
+        return self.state is S.CONFIRMED or (
+            self.state is S.COMPLETED and self.table is NON_INVITE_SERVER
+        )
+
+    @property
+    def echo(self) -> bytes | None:
+        """What a retransmitted request gets while absorbing: the final response again
+        (non-INVITE) or nothing (INVITE, whose ACK has come)."""
+        return self._last_wire if self.table is NON_INVITE_SERVER else None
+
     def handle_request(self, request: SipRequest, now: float) -> None:
         """Feed a retransmission of the request, or the ACK (for non-2xx or 2xx)."""
         if request.method == "ACK":

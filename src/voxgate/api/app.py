@@ -48,6 +48,9 @@ def create_app(settings: Settings, *, schema: str | None = None) -> FastAPI:
         version=__version__,
         description="Self-hostable voice call platform: native API v1.",
         lifespan=lifespan,
+        # no OpenTelemetry export: FastAPI's own hooks would otherwise look up the global
+        # providers (reading the environment) on every request
+        telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     errors.install(app)
     app.add_middleware(RejectNul)

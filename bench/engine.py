@@ -40,6 +40,7 @@ import sys
 import tempfile
 import time
 import tracemalloc
+from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -126,6 +127,35 @@ def start_answerer(
     if proc.stdout.readline().strip() != "ready":
         raise RuntimeError("the answering engine did not start")
     return proc
+
+
+@contextlib.contextmanager
+def media_peer(kind: str) -> Iterator[int]:
+    """The callee of the pacing figures (a), yielding its SIP port.
+
+    ``sipp``: SIPp's ``uas`` answers every call with one media port and does not read
+    what arrives there (the kernel drops it), as a carrier's media server elsewhere costs
+    the sending node nothing. ``voxgate``: an answering engine in a second process, which
+    reads and parses every packet on the same cores as the senders.
+    """
+    port = free_port()
+    peer: subprocess.Popen[Any]
+    if kind == "voxgate":
+        peer = start_answerer(port, send_media=False)
+    else:
+        with tempfile.TemporaryDirectory(prefix="voxgate-bench-peer-") as tmp:
+            peer = subprocess.Popen(
+                ["sipp", "-sn", "uas", "-i", "127.0.0.1", "-p", str(port), "-nostdin", "-nd"],
+                cwd=tmp,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                start_new_session=True,
+            )
+            time.sleep(0.5)
+    try:
+        yield port
+    finally:
+        stop(peer)
 
 
 def stop(proc: subprocess.Popen[Any]) -> None:
@@ -244,26 +274,24 @@ async def _node_worker(engine: Engine, arg: tuple[int, float, int, float, str]) 
     await asyncio.Event().wait()  # stay up until the group stops us
 
 
-def bench_pacing_node(total: int, workers: int, seconds: float) -> dict[str, Any]:
+def bench_pacing_node(total: int, workers: int, seconds: float, receiver: str) -> dict[str, Any]:
     """(a) per node: ``total`` calls over ``workers`` engine processes sharing one SIP port,
     against as many bare tick senders running at once to the same receivers."""
     from voxgate.engine.workers import WorkerGroup
 
-    port = free_port()
-    answerer = start_answerer(port, send_media=False)
-    try:
-        with tempfile.TemporaryDirectory(prefix="voxgate-bench-node-") as tmp:
-            outs = [Path(tmp) / f"worker{i}.json" for i in range(workers)]
-            start = time.time() + 15 + total / 100  # dialling takes a while
-            config = replace(PACING_CONFIG, sip_port=free_port())
-            arg = (total // workers, seconds, port, start, tmp)
-            with WorkerGroup(config, workers, _node_worker, arg):
-                deadline = time.time() + 120 + 2 * seconds
-                while not all(out.exists() for out in outs) and time.time() < deadline:
-                    time.sleep(0.2)
-            results = [json.loads(out.read_text()) for out in outs if out.exists()]
-    finally:
-        stop(answerer)
+    with (
+        media_peer(receiver) as port,
+        tempfile.TemporaryDirectory(prefix="voxgate-bench-node-") as tmp,
+    ):
+        outs = [Path(tmp) / f"worker{i}.json" for i in range(workers)]
+        start = time.time() + 15 + total / 100  # dialling takes a while
+        config = replace(PACING_CONFIG, sip_port=free_port())
+        arg = (total // workers, seconds, port, start, tmp)
+        with WorkerGroup(config, workers, _node_worker, arg):
+            deadline = time.time() + 120 + 2 * seconds
+            while not all(out.exists() for out in outs) and time.time() < deadline:
+                time.sleep(0.2)
+        results = [json.loads(out.read_text()) for out in outs if out.exists()]
     if len(results) != workers:
         raise RuntimeError(f"{workers - len(results)} media worker(s) did not report")
     lateness = [x for r in results for x in r["lateness"]]
@@ -317,15 +345,11 @@ async def _bare_samples(targets: list[tuple[str, int]], seconds: float) -> list[
     return lateness
 
 
-def bench_pacing(counts: list[int], seconds: float) -> list[dict[str, Any]]:
+def bench_pacing(counts: list[int], seconds: float, receiver: str) -> list[dict[str, Any]]:
     out = []
     for n in counts:
-        port = free_port()
-        answerer = start_answerer(port, send_media=False)
-        try:
+        with media_peer(receiver) as port:
             p50, p99, b50, b99, up, sent = asyncio.run(_engine_pacing(n, seconds, port))
-        finally:
-            stop(answerer)
         out.append(
             {
                 "calls": n,
@@ -555,6 +579,12 @@ def main() -> None:
     parser.add_argument("--quiet", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--shed-delay", type=float, default=0.0, help=argparse.SUPPRESS)
     parser.add_argument("--flood-seconds", type=float, default=5.0)
+    parser.add_argument(
+        "--receiver",
+        choices=("sipp", "voxgate"),
+        default="sipp",
+        help="callee of (a): SIPp leaving the RTP unread, or an answering engine reading it",
+    )
     args = parser.parse_args()
     if args.answer:
         asyncio.run(
@@ -562,7 +592,7 @@ def main() -> None:
         )
         return
     only = set(args.only.split(","))
-    print(f"bench/engine.py — {os.cpu_count()} cores")
+    print(f"bench/engine.py — {os.cpu_count()} cores; (a) callee: {args.receiver}")
     if "c" in only:
         p = bench_parse()
         print(
@@ -585,7 +615,7 @@ def main() -> None:
         )
     if "n" in only:
         for calls in (int(x) for x in args.node_calls.split(",")):
-            r = bench_pacing_node(calls, args.workers, args.seconds)
+            r = bench_pacing_node(calls, args.workers, args.seconds, args.receiver)
             print(
                 f"(a, node) {r['calls']} calls over {r['workers']} media workers "
                 f"({r['answered']} answered, {r['sent']:.0f} packets/s): clock lateness "
@@ -606,7 +636,7 @@ def main() -> None:
                 f"{r['failed']} failed, {r['invite_retrans']} INVITE retransmissions)"
             )
     if "a" in only:
-        for r in bench_pacing([int(x) for x in args.calls.split(",")], args.seconds):
+        for r in bench_pacing([int(x) for x in args.calls.split(",")], args.seconds, args.receiver):
             print(
                 f"(a) {r['calls']} calls playing ({r['answered']} answered, "
                 f"{r['sent']:.0f} packets/s): clock lateness "

@@ -31,10 +31,10 @@ def test_each_worker_gets_its_own_rtp_ports_and_only_the_first_tcp() -> None:
     config = EngineConfig(sip_port=5060, rtp_ports=PortRange(20000, 29999))
     slots = [slot_config(config, WorkerSlot(i, 3, "g")) for i in range(3)]
     assert [(c.rtp_ports.low, c.rtp_ports.high) for c in slots] == [
-        (20000, 23332),
-        (23333, 26665),
-        (26666, 29999),
-    ]
+        (20000, 23331),
+        (23332, 26663),
+        (26664, 29999),
+    ]  # each slice from an even port to an odd one: RTP/RTCP pairs never straddle two
     assert [c.transports for c in slots] == [("udp", "tcp"), ("udp",), ("udp",)]
     assert all(c.worker is not None and c.worker.count == 3 for c in slots)
 

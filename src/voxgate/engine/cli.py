@@ -88,7 +88,11 @@ async def _call(
 
         async def printer() -> None:
             async for event in leg.events():
-                _emit(event_dict(event))
+                line = event_dict(event)
+                quality = leg.rtp.quality()
+                if isinstance(event, Hangup) and quality is not None:
+                    line["media"] = quality.as_json()  # RTCP's view of the call, both ways
+                _emit(line)
 
         with bind_call(leg.call_id):
             return await _script(leg, printer(), audio, gather, gather_timeout, record)

@@ -61,6 +61,9 @@ class EngineConfig:
     rtp_timeout: float = 30.0  # seconds without RTP before a call is ended; 0 disables
     silence_fill: bool = True
     inband_dtmf: bool = True
+    # seconds between RTCP reports (randomised around it, RFC 3550 §6.2); each call then
+    # binds the odd port above its RTP port. 0: no RTCP
+    rtcp_interval: float = 5.0
     media_slots: int = 20
     accept_any_source: bool = False  # answer INVITEs from hosts that are not trunks
     max_pending_incoming: int = 256
@@ -257,7 +260,9 @@ class Engine:
                 timeout=cfg.rtp_timeout,
                 silence_fill=cfg.silence_fill,
                 inband_dtmf=cfg.inband_dtmf,
+                rtcp_interval=cfg.rtcp_interval,
             ),
+            rtcp=cfg.rtcp_interval > 0,
         )
 
     # -- placing calls --------------------------------------------------------------------------

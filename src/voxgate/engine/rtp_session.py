@@ -21,6 +21,7 @@ import logging
 import random
 import socket
 import struct
+import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -38,6 +39,7 @@ from voxgate.media.tones import level_amplitude
 from voxgate.rtp.dtmf import DtmfReceiver
 from voxgate.rtp.errors import RtpParseError
 from voxgate.rtp.packet import RtpPacket
+from voxgate.rtp.reporting import DEFAULT_INTERVAL, MediaQuality, RtcpReporter
 from voxgate.rtp.session import OutboundStream, RtpRelay
 from voxgate.sip.sdp import MediaParams
 
@@ -58,27 +60,40 @@ class PortRange:
     high: int = 32767
 
     async def bind(
-        self, host: str, factory: Callable[[], RtpSession], attempts: int = 64
+        self,
+        host: str,
+        factory: Callable[[], RtpSession],
+        attempts: int = 64,
+        *,
+        rtcp: bool = True,
     ) -> RtpSession:
-        """Bind an even port from the range; ports in use are skipped."""
+        """Bind an even port from the range for RTP and, with ``rtcp``, the odd port above
+        it for RTCP (RFC 3550 §11); pairs with either port in use are skipped."""
         loop = asyncio.get_running_loop()
         family = socket.AF_INET6 if ":" in host else socket.AF_INET
         low = self.low + (self.low & 1)
-        count = max(1, (self.high - low) // 2 + 1)
+        top = self.high - 1 if rtcp else self.high  # the RTCP port stays in the range too
+        count = max(1, (top - low) // 2 + 1)
         start = random.randrange(count)
         last: OSError | None = None
         for i in range(min(attempts, count)):
             port = low + 2 * ((start + i) % count)
-            sock = socket.socket(family, socket.SOCK_DGRAM)
+            socks: list[socket.socket] = []
             try:
-                sock.setblocking(False)
-                sock.bind((host, port))
+                for offset in (0, 1) if rtcp else (0,):
+                    sock = socket.socket(family, socket.SOCK_DGRAM)
+                    socks.append(sock)
+                    sock.setblocking(False)
+                    sock.bind((host, port + offset))
             except OSError as exc:
-                sock.close()
+                for sock in socks:
+                    sock.close()
                 last = exc
                 continue
             session = factory()
-            session.attach(RtpSocket(sock, loop, session.datagram_received))
+            session.attach(RtpSocket(socks[0], loop, session.datagram_received))
+            if rtcp:
+                session.attach_rtcp(RtpSocket(socks[1], loop, session.rtcp_received))
             return session
         raise OSError(f"no free RTP port in {self.low}-{self.high}: {last}")
 
@@ -151,6 +166,7 @@ class RtpSession:
         timeout: float = 30.0,
         silence_fill: bool = True,
         inband_dtmf: bool = True,
+        rtcp_interval: float = DEFAULT_INTERVAL,
     ) -> None:
         self._clock = clock
         self._loop = asyncio.get_running_loop()
@@ -191,6 +207,11 @@ class RtpSession:
         self.call_id = ""  # for logs; set by the leg
         self.bridged_to: RtpSession | None = None
         self._relay: RtpRelay | None = None
+        self._rtcp_transport: RtpSocket | None = None
+        self.rtcp: RtcpReporter | None = None  # set with the RTCP socket
+        self.rtcp_remote: Addr | None = None  # RTP port + 1, until the peer's RTCP latches
+        self._rtcp_latched = False
+        self.rtcp_interval = rtcp_interval
         self.relayed = False  # True while a bridge feeds this leg's stream
         self.direct = False  # the peer's media goes to another party (direct media)
 
@@ -205,6 +226,31 @@ class RtpSession:
     def attach(self, transport: RtpSocket) -> None:
         self._transport = transport
         self.local = transport.local
+
+    def attach_rtcp(self, transport: RtpSocket) -> None:
+        self._rtcp_transport = transport
+        self.rtcp = RtcpReporter(
+            cname=f"voxgate@{self.local[0]}", now=self._loop.time(), interval=self.rtcp_interval
+        )
+
+    def rtcp_received(self, data: bytes, addr: tuple[str | Any, int]) -> None:
+        """The peer's RTCP: from its media host only; its source becomes where ours go."""
+        rtcp, source = self.rtcp, (str(addr[0]), int(addr[1]))
+        if rtcp is None or self.closed or self.remote is None or source[0] != self.remote[0]:
+            self.dropped += 1
+            return
+        if rtcp.on_rtcp(data, self.out, self._loop.time(), time.time()):
+            self.rtcp_remote, self._rtcp_latched = source, True
+        else:
+            self.dropped += 1
+
+    def quality(self) -> MediaQuality | None:
+        """The call's media both ways (None without RTCP)."""
+        return None if self.rtcp is None else self.rtcp.quality(self.out)
+
+    def _send_rtcp(self, data: bytes) -> None:
+        if self._rtcp_transport is not None and self.rtcp_remote is not None and not self.direct:
+            self._rtcp_transport.sendto(data, self.rtcp_remote)
 
     def datagram_received(self, data: bytes, addr: tuple[str | Any, int]) -> None:
         try:
@@ -231,7 +277,7 @@ class RtpSession:
         self._last_rx = now
         self.received += 1
         if data[0] == 0x80:
-            _, b1, _, timestamp, _ = _HEADER.unpack_from(data)
+            _, b1, sequence, timestamp, ssrc = _HEADER.unpack_from(data)
             payload, marker = data[12:], bool(b1 & 0x80)
         else:
             try:
@@ -240,6 +286,9 @@ class RtpSession:
                 self.dropped += 1
                 return
             timestamp, payload, marker = packet.timestamp, packet.payload, packet.marker
+            sequence, ssrc = packet.sequence, packet.ssrc
+        if self.rtcp is not None:
+            self.rtcp.on_rtp(ssrc, sequence, timestamp, now)
         relay = self._relay
         if relay is not None and self.bridged_to is not None:
             forwarded = relay.forward(data, now)
@@ -296,6 +345,9 @@ class RtpSession:
         if changed and params.remote_address != "0.0.0.0" and params.remote_port:
             self.remote, self.latched = remote, False  # a new address: latch again
             self._media_start = self._loop.time()
+            # RTCP goes to the port above the peer's RTP port (RFC 3550 §11) until the
+            # peer's own RTCP shows where it really comes from
+            self.rtcp_remote, self._rtcp_latched = (remote[0], remote[1] + 1), False
         self.params = params
         self.codec = "pcma" if params.codec.name == "PCMA" else "pcmu"
         self._silence = bytes([g711.silence_byte(self.codec)]) * 160
@@ -438,6 +490,9 @@ class RtpSession:
     def _housekeeping(self, now: float) -> None:
         for digit in self._dtmf_rx.handle_timer(now):
             self.on_dtmf(digit.key, "rfc4733")
+        rtcp = self.rtcp
+        if rtcp is not None and rtcp.due(now) and self.params is not None:
+            self._send_rtcp(rtcp.report(self.out, now, time.time()))
         if (
             self._receive
             and not self.direct
@@ -470,6 +525,10 @@ class RtpSession:
             self._flush_inband()
         if self._transport is not None:
             self._transport.close()
+        if self._rtcp_transport is not None:
+            if self.rtcp is not None and self.rtcp.reports_sent:
+                self._send_rtcp(self.rtcp.bye(self.out, self._loop.time(), time.time()))
+            self._rtcp_transport.close()
 
 
 def _ignore_dtmf(key: str, source: DtmfSource) -> None:

@@ -127,7 +127,7 @@ class WorkerRouter:
 def slot_config(config: EngineConfig, slot: WorkerSlot) -> EngineConfig:
     """One worker's configuration: its slice of the RTP ports, TCP on the first only."""
     low, high = config.rtp_ports.low, config.rtp_ports.high
-    span = (high - low + 1) // slot.count
+    span = (high - low + 1) // slot.count // 2 * 2  # even: RTP/RTCP pairs stay in a slice
     first = low + slot.index * span
     last = high if slot.index == slot.count - 1 else first + span - 1
     transports = config.transports if slot.index == 0 else ("udp",)

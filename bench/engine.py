@@ -527,7 +527,9 @@ def bench_parse(rounds: int = 20000, runs: int = 50) -> dict[str, float]:
 
 # -- (d) memory per idle call ------------------------------------------------------------------
 async def _memory(n: int) -> tuple[float, float]:
-    async with engine_pair(EngineConfig(transports=("udp",), rtp_timeout=0)) as (a, b):
+    # no shedding: under tracemalloc the loop runs late enough to refuse calls
+    config = EngineConfig(transports=("udp",), rtp_timeout=0, shed_delay=0)
+    async with engine_pair(config) as (a, b):
         gc.collect()
         tracemalloc.start()
         before = tracemalloc.take_snapshot()

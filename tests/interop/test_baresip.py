@@ -15,6 +15,7 @@ import pytest
 
 from tests.interop.baresip import Baresip
 from voxgate.engine import Dtmf, Engine, EngineConfig, Hangup, Leg, NotRegistered
+from voxgate.rtp.reporting import MediaQuality
 from voxgate.sip.message import SipRequest, SipResponse, parse_message
 
 pytestmark = [pytest.mark.interop, pytest.mark.timeout(120)]
@@ -162,3 +163,34 @@ async def test_baresip_with_a_wrong_password_is_refused(
             await engine.dial_extension("1001")
         await phone.stop()
     assert "403 Forbidden" in phone.log(), phone.tail()
+
+
+async def test_baresip_and_we_exchange_rtcp_reports_on_each_others_stream(
+    start_baresip: Callable[..., Awaitable[Baresip]],
+) -> None:
+    async with Engine(EngineConfig(host="127.0.0.1", rtcp_interval=0.5)) as engine:
+        engine.extension_password = {"1001": SECRET}.get
+        phone = await start_baresip(registrar=("127.0.0.1", engine.port()), password=SECRET)
+        await until(
+            lambda: engine.registrations.lookup("1001", engine.loop.time()),
+            10,
+            "registration",
+            phone,
+        )
+        leg = await engine.dial_extension("1001", from_number="4155550100", ring_timeout=10)
+        assert await leg.wait_answered(10), phone.tail()
+
+        def reported() -> MediaQuality | None:
+            quality = leg.rtp.quality()
+            if quality is None or quality.peer_packets_lost is None:
+                return None
+            return quality
+
+        # baresip reports every few seconds; its report blocks cover the stream we send
+        quality = await until(reported, 15, "baresip's report on our stream", phone)
+        assert quality.reports_sent >= 2 and quality.reports_received >= 1
+        assert quality.peer_packets_lost == 0  # loopback: baresip lost none of ours
+        assert quality.packets_received > 50 and quality.packets_lost == 0
+        assert leg.rtp.rtcp_remote is not None and leg.rtp._rtcp_latched
+        await leg.hangup()
+        assert await phone.quit() == 0, phone.tail()

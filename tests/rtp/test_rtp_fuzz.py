@@ -7,6 +7,7 @@ bounded number of inputs in a subprocess).
 from __future__ import annotations
 
 import itertools
+import random
 import subprocess
 import sys
 from pathlib import Path
@@ -24,6 +25,8 @@ from voxgate.rtp import (
     parse_rtcp,
     serialize_rtcp,
 )
+from voxgate.rtp.reporting import RtcpReporter
+from voxgate.rtp.rtcp import ReceiverReport, ReportBlock, SenderReport
 
 u16 = st.integers(0, 0xFFFF)
 u32 = st.integers(0, 0xFFFF_FFFF)
@@ -175,3 +178,52 @@ def test_atheris_harness_runs_clean() -> None:
     )
     assert result.returncode == 0, result.stderr[-3000:]
     assert "Done 20000 runs" in result.stderr
+
+
+def report_blocks() -> st.SearchStrategy[tuple[ReportBlock, ...]]:
+    block = st.builds(
+        ReportBlock,
+        ssrc=st.sampled_from([1, 7, 0xFFFF_FFFF]),  # 7: the reporter's own stream below
+        fraction_lost=st.integers(0, 255),
+        cumulative_lost=st.integers(-(1 << 23), (1 << 23) - 1),
+        highest_sequence=u32,
+        jitter=u32,
+        lsr=u32,
+        dlsr=u32,
+    )
+    return st.lists(block, max_size=3).map(tuple)
+
+
+peer_rtcp = st.one_of(
+    rtp_like(),
+    st.builds(
+        lambda ssrc, ntp, blocks: serialize_rtcp([SenderReport(ssrc, ntp, 0, 1, 160, blocks)]),
+        st.sampled_from([1, 2]),
+        st.integers(0, (1 << 64) - 1),
+        report_blocks(),
+    ),
+    st.builds(lambda blocks: serialize_rtcp([ReceiverReport(1, blocks)]), report_blocks()),
+)
+
+
+@settings(max_examples=500)
+@given(st.lists(st.tuples(st.booleans(), u16, u32, peer_rtcp), max_size=40))
+def test_rtcp_reporter_never_raises_and_always_reports(
+    inputs: list[tuple[bool, int, int, bytes]],
+) -> None:
+    """The peer's RTP (any sequence and timestamp) and RTCP (any bytes, or reports with
+    any loss, jitter, LSR and DLSR about our stream) never break the reporter."""
+    out = OutboundStream(payload_type=0, ssrc=7, sequence=0, timestamp=0)
+    reporter = RtcpReporter(cname="fuzz", now=0.0, rng=random.Random(3))
+    for i, (is_rtp, seq, ts, data) in enumerate(inputs):
+        now = i * 0.02
+        if is_rtp:
+            reporter.on_rtp(1, seq, ts, now)
+        else:
+            reporter.on_rtcp(data, out, now, 1_800_000_000.0 + now)
+        out.audio(b"\xff" * 160)
+    sent = parse_rtcp(reporter.report(out, 1.0, 1_800_000_001.0))
+    assert sent and parse_rtcp(reporter.bye(out, 1.0, 1_800_000_001.0))
+    quality = reporter.quality(out)
+    assert quality.as_json()["packets_sent"] == len(inputs)
+    assert quality.round_trip_ms is None or quality.round_trip_ms >= 0

@@ -234,8 +234,15 @@ class RtpSession:
         )
 
     def rtcp_received(self, data: bytes, addr: tuple[str | Any, int]) -> None:
+        try:
+            self._receive_rtcp(data, (str(addr[0]), int(addr[1])))
+        except Exception:
+            self.dropped += 1
+            log.exception("rtcp receive failed", extra={"action": "rtcp_receive_failed"})
+
+    def _receive_rtcp(self, data: bytes, source: Addr) -> None:
         """The peer's RTCP: from its media host only; its source becomes where ours go."""
-        rtcp, source = self.rtcp, (str(addr[0]), int(addr[1]))
+        rtcp = self.rtcp
         if rtcp is None or self.closed or self.remote is None or source[0] != self.remote[0]:
             self.dropped += 1
             return

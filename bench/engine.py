@@ -131,19 +131,19 @@ def start_answerer(
 
 @contextlib.contextmanager
 def media_peer(kind: str) -> Iterator[int]:
-    """The callee of the pacing figures (a), yielding its SIP port.
+    """A callee in its own process, yielding its SIP port.
 
     ``sipp``: SIPp's ``uas`` answers every call with one media port and does not read
     what arrives there (the kernel drops it), as a carrier's media server elsewhere costs
-    the sending node nothing. ``voxgate``: an answering engine in a second process, which
-    reads and parses every packet on the same cores as the senders.
+    the sending node nothing. ``voxgate``: an answering engine, which reads and parses
+    every packet on the same cores as the senders.
     """
     port = free_port()
-    peer: subprocess.Popen[Any]
-    if kind == "voxgate":
-        peer = start_answerer(port, send_media=False)
-    else:
-        with tempfile.TemporaryDirectory(prefix="voxgate-bench-peer-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="voxgate-bench-peer-") as tmp:
+        peer: subprocess.Popen[Any]
+        if kind == "voxgate":
+            peer = start_answerer(port, send_media=False)
+        else:
             peer = subprocess.Popen(
                 ["sipp", "-sn", "uas", "-i", "127.0.0.1", "-p", str(port), "-nostdin", "-nd"],
                 cwd=tmp,
@@ -152,10 +152,10 @@ def media_peer(kind: str) -> Iterator[int]:
                 start_new_session=True,
             )
             time.sleep(0.5)
-    try:
-        yield port
-    finally:
-        stop(peer)
+        try:
+            yield port
+        finally:
+            stop(peer)
 
 
 def stop(proc: subprocess.Popen[Any]) -> None:
@@ -411,19 +411,8 @@ def sipp_uac(target: str, calls: int, workdir: Path) -> tuple[float, int, int]:
 def bench_setups(calls: int) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="voxgate-bench-engine-") as tmp:
         work = Path(tmp)
-        uas_port = free_port()
-        uas = subprocess.Popen(
-            ["sipp", "-sn", "uas", "-i", "127.0.0.1", "-p", str(uas_port), "-nostdin", "-nd"],
-            cwd=work,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            start_new_session=True,
-        )
-        time.sleep(0.5)
-        try:
+        with media_peer("sipp") as uas_port:
             ref_rate, ref_ok, ref_failed = sipp_uac(f"127.0.0.1:{uas_port}", calls, work)
-        finally:
-            stop(uas)
         port = free_port()
         answerer = start_answerer(port, send_media=True)
         try:

@@ -7,15 +7,10 @@ status lookup cheapest and scanned every pending row for each candidate (0.8 s a
 
 from __future__ import annotations
 
-import asyncio
 import time
 from pathlib import Path
 
-from sqlalchemy import insert, text
-
-from tests.support.harness import test_settings as settings_for
-from tests.support.store import fresh_store
-from voxgate.api.services import Services
+from tests.support.plans import plan_after_a_burst
 from voxgate.store.schema import webhook_deliveries
 from voxgate.store.webhooks import due_heads
 
@@ -47,33 +42,13 @@ def _rows(tenant: str, start: int, count: int, status: str) -> list[dict[str, ob
 
 
 def test_a_claim_looks_up_earlier_events_by_call_with_stale_statistics(tmp_path: Path) -> None:
-    with fresh_store("postgres", tmp_path) as store:
-
-        async def main() -> str:
-            services = Services.build(settings_for(store, tmp_path), schema=store.schema)
-            try:
-                tenant = (await services.tenants.create("acme")).tenant_id
-                async with services.db.begin() as conn:
-                    await conn.execute(
-                        insert(webhook_deliveries), _rows(tenant, 0, 20, "delivered")
-                    )
-                async with services.db.begin() as conn:
-                    await conn.execute(text("ANALYZE webhook_deliveries"))
-                async with services.db.begin() as conn:  # a burst after the statistics
-                    await conn.execute(
-                        insert(webhook_deliveries), _rows(tenant, 20, 3000, "pending")
-                    )
-                query = due_heads(now=time.time(), limit=1024)
-                compiled = query.compile(
-                    dialect=conn.dialect, compile_kwargs={"literal_binds": True}
-                )
-                async with services.db.connect() as conn:
-                    plan = await conn.execute(text(f"EXPLAIN {compiled}"))
-                    return "\n".join(row[0] for row in plan)
-            finally:
-                await services.close()
-
-        plan = asyncio.run(main())
+    plan = plan_after_a_burst(
+        tmp_path,
+        webhook_deliveries,
+        lambda tenant, start, count: _rows(tenant, start, count, "delivered"),
+        lambda tenant, start, count: _rows(tenant, start, count, "pending"),
+        due_heads(now=time.time(), limit=1024),
+    )
     assert "Anti Join" in plan, plan
     inner = plan.split("Anti Join", 1)[1]
     assert "ix_webhook_deliveries_call" in inner, plan

@@ -8,9 +8,10 @@ import socket
 import pytest
 
 from tests.engine.test_engine_pair import connect
-from voxgate.engine import EngineConfig
+from tests.engine.test_lingering import SDP, Caller
+from voxgate.engine import Engine, EngineConfig, InboundLeg
 from voxgate.engine.testing import engine_pair
-from voxgate.rtp.rtcp import Bye, ReceiverReport, SenderReport, parse_rtcp
+from voxgate.rtp.rtcp import Bye, ReceiverReport, RtcpPacket, SenderReport, parse_rtcp
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -62,10 +63,41 @@ async def test_a_peer_gets_reports_on_the_port_above_its_rtp_and_a_bye_at_the_en
             first = parse_rtcp(await asyncio.wait_for(loop.sock_recv(sink, 2048), 2))
             assert isinstance(first[0], SenderReport | ReceiverReport)
             await inc.hangup()
-            packets = []
+            packets: list[RtcpPacket] = []
             while not any(isinstance(p, Bye) for p in packets):
                 packets = parse_rtcp(await asyncio.wait_for(loop.sock_recv(sink, 2048), 2))
             assert inc.rtp.out is not None
             assert packets[-1] == Bye((inc.rtp.out.ssrc,))
         finally:
             sink.close()
+
+
+async def test_reports_go_where_the_peers_a_rtcp_says() -> None:
+    """RFC 3605: a peer that takes RTCP elsewhere than the port above its RTP says so."""
+    async with Engine(EngineConfig(accept_any_source=True, rtcp_interval=0.2)) as engine:
+
+        async def answer(leg: InboundLeg) -> None:
+            await leg.answer()
+            await leg.wait_ended(10)
+
+        server = asyncio.create_task(engine.serve_incoming(answer))
+        caller = Caller(engine.port())
+        sink = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        sink.bind(("127.0.0.1", 0))
+        sink.setblocking(False)
+        loop = asyncio.get_running_loop()
+        try:
+            sdp = SDP.format(port=caller.port + 2) + f"a=rtcp:{sink.getsockname()[1]}\r\n"
+            await caller.send(caller.request("INVITE", "rtcp1", 1, sdp))
+            ok = await caller.final()
+            assert ok.status == 200
+            caller.to_tag = ok.to.tag or ""
+            await caller.send(caller.request("ACK", "ack1", 1))
+            report = parse_rtcp(await asyncio.wait_for(loop.sock_recv(sink, 2048), 3))
+            assert isinstance(report[0], SenderReport)  # we send silence: an SR
+            await caller.send(caller.request("BYE", "bye1", 2))
+            assert (await caller.final()).status == 200
+        finally:
+            server.cancel()
+            sink.close()
+            caller.sock.close()

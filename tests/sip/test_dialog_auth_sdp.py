@@ -233,6 +233,28 @@ def test_legacy_hold_and_rejection() -> None:
             parse_sdp(bad)
 
 
+@pytest.mark.parametrize(
+    ("line", "rtcp"),
+    [
+        (b"a=rtcp:53020\r\n", (None, 53020)),
+        (b"a=rtcp:53020 IN IP4 198.51.100.7\r\n", ("198.51.100.7", 53020)),
+        (b"a=rtcp:0\r\n", None),  # malformed: ignored, the port above RTP is used
+        (b"a=rtcp:x IN IP4 h\r\n", None),
+        (b"a=rtcp:5 IN\r\n", None),
+        (b"", None),
+    ],
+)
+def test_the_peers_rtcp_address_rfc3605(line: bytes, rtcp: tuple[str | None, int] | None) -> None:
+    sdp = (
+        b"v=0\r\no=- 1 2 IN IP4 h\r\ns=-\r\nc=IN IP4 203.0.113.5\r\nt=0 0\r\n"
+        b"m=audio 30000 RTP/AVP 0\r\n" + line
+    )
+    _, params = make_answer(parse_sdp(sdp), address="a", port=1, session_id=1)
+    assert params.rtcp == rtcp
+    ours = make_offer(address="192.0.2.9", port=40000, session_id=7)
+    assert negotiated(ours, parse_sdp(sdp)).rtcp == rtcp
+
+
 def test_causes_table() -> None:
     assert len({c.code for c in CAUSES}) == len(CAUSES)
     assert cause_for_status(486).name == "USER_BUSY"

@@ -352,9 +352,10 @@ class RtpSession:
         if changed and params.remote_address != "0.0.0.0" and params.remote_port:
             self.remote, self.latched = remote, False  # a new address: latch again
             self._media_start = self._loop.time()
-            # RTCP goes to the port above the peer's RTP port (RFC 3550 §11) until the
-            # peer's own RTCP shows where it really comes from
-            self.rtcp_remote, self._rtcp_latched = (remote[0], remote[1] + 1), False
+            # RTCP goes where the peer's a=rtcp says (RFC 3605), else to the port above
+            # its RTP port (RFC 3550 §11), until its own RTCP shows where it comes from
+            host, port = params.rtcp or (None, remote[1] + 1)
+            self.rtcp_remote, self._rtcp_latched = (host or remote[0], port), False
         self.params = params
         self.codec = "pcma" if params.codec.name == "PCMA" else "pcmu"
         self._silence = bytes([g711.silence_byte(self.codec)]) * 160

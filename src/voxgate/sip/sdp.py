@@ -72,6 +72,20 @@ class Media:
         value = self.attr("ptime")
         return int(value) if value and value.isdigit() and 0 < int(value) <= 1000 else None
 
+    @property
+    def rtcp(self) -> tuple[str | None, int] | None:
+        """``a=rtcp:PORT [IN IP4 ADDRESS]`` (RFC 3605): where the peer takes RTCP, when it
+        is not the port above its RTP port. None when absent or malformed."""
+        value = self.attr("rtcp")
+        if not value:
+            return None
+        parts = value.split()
+        if not parts[0].isdigit() or not 0 < int(parts[0]) < 65536:
+            return None
+        if len(parts) == 4 and parts[1] == "IN" and parts[2] in ("IP4", "IP6"):
+            return parts[3], int(parts[0])
+        return (None, int(parts[0])) if len(parts) == 1 else None
+
 
 @dataclass(slots=True)
 class SessionDescription:
@@ -195,6 +209,7 @@ class MediaParams:
     ptime: int
     direction: str  # ours: may we send and/or receive
     remote_hold: bool
+    rtcp: tuple[str | None, int] | None = None  # the peer's a=rtcp (address, port)
 
     @property
     def can_send(self) -> bool:
@@ -338,7 +353,7 @@ def _negotiate(
     ours = _from_flags(our_send and they_recv, our_recv and they_send)
     address = m.connection or sd.connection or "0.0.0.0"
     return MediaParams(
-        address, m.port, codec, dtmf_pt if dtmf else None, m.ptime or ptime, ours, hold
+        address, m.port, codec, dtmf_pt if dtmf else None, m.ptime or ptime, ours, hold, m.rtcp
     )
 
 
@@ -357,5 +372,7 @@ def negotiated(offer: SessionDescription, answer: SessionDescription) -> MediaPa
         our_send, our_recv = _flags(ours)
         direction = _from_flags(our_send and they_recv, our_recv and they_send)
         address = m.connection or answer.connection or "0.0.0.0"
-        return MediaParams(address, m.port, usable[0], dtmf_pt, m.ptime or 20, direction, hold)
+        return MediaParams(
+            address, m.port, usable[0], dtmf_pt, m.ptime or 20, direction, hold, m.rtcp
+        )
     raise RemoteProtocolError("answer has no usable audio stream", 488)

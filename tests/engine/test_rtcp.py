@@ -42,10 +42,16 @@ async def test_without_rtcp_no_port_is_bound_for_it() -> None:
         with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
             probe.bind(("127.0.0.1", out.rtp.local[1] + 1))  # free: nothing took it
         await out.hangup()
-    async with engine_pair(FAST) as (a, b):
+    async with engine_pair(EngineConfig(rtcp_interval=1.0)) as (a, b):
         out, _ = await connect(a, b)
+        port = out.rtp.local[1] + 1
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+            probe.bind(("127.0.0.1", port))  # not yet: a short call costs one socket
+        assert out.rtp.rtcp is not None
+        await asyncio.sleep(1.6)  # the first report (0.25 - 0.75 s) binds it
+        assert out.rtp.rtcp.reports_sent
         with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe, pytest.raises(OSError):
-            probe.bind(("127.0.0.1", out.rtp.local[1] + 1))  # RTCP's
+            probe.bind(("127.0.0.1", port))
         await out.hangup()
 
 
@@ -54,7 +60,9 @@ async def test_a_peer_gets_reports_on_the_port_above_its_rtp_and_a_bye_at_the_en
         out, inc = await connect(a, b)
         # stand in for the caller's RTCP socket: close it, listen on its port ourselves
         port = out.rtp.local[1] + 1
-        out.rtp._rtcp_transport.close()  # type: ignore[union-attr]
+        if out.rtp._rtcp_transport is not None:
+            out.rtp._rtcp_transport.close()
+        out.rtp.rtcp = None  # the caller reports no more and binds nothing
         sink = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         sink.bind(("127.0.0.1", port))
         sink.setblocking(False)

@@ -67,33 +67,30 @@ class PortRange:
         *,
         rtcp: bool = True,
     ) -> RtpSession:
-        """Bind an even port from the range for RTP and, with ``rtcp``, the odd port above
-        it for RTCP (RFC 3550 §11); pairs with either port in use are skipped."""
+        """Bind an even port from the range for RTP; ports in use are skipped. With
+        ``rtcp`` the odd port above it is kept in the range too: the session binds it for
+        RTCP when its first report is due (RFC 3550 §11), so a short call costs one socket."""
         loop = asyncio.get_running_loop()
         family = socket.AF_INET6 if ":" in host else socket.AF_INET
         low = self.low + (self.low & 1)
-        top = self.high - 1 if rtcp else self.high  # the RTCP port stays in the range too
+        top = self.high - 1 if rtcp else self.high
         count = max(1, (top - low) // 2 + 1)
         start = random.randrange(count)
         last: OSError | None = None
         for i in range(min(attempts, count)):
             port = low + 2 * ((start + i) % count)
-            socks: list[socket.socket] = []
+            sock = socket.socket(family, socket.SOCK_DGRAM)
             try:
-                for offset in (0, 1) if rtcp else (0,):
-                    sock = socket.socket(family, socket.SOCK_DGRAM)
-                    socks.append(sock)
-                    sock.setblocking(False)
-                    sock.bind((host, port + offset))
+                sock.setblocking(False)
+                sock.bind((host, port))
             except OSError as exc:
-                for sock in socks:
-                    sock.close()
+                sock.close()
                 last = exc
                 continue
             session = factory()
-            session.attach(RtpSocket(socks[0], loop, session.datagram_received))
+            session.attach(RtpSocket(sock, loop, session.datagram_received))
             if rtcp:
-                session.attach_rtcp(RtpSocket(socks[1], loop, session.rtcp_received))
+                session.enable_rtcp()
             return session
         raise OSError(f"no free RTP port in {self.low}-{self.high}: {last}")
 
@@ -208,7 +205,7 @@ class RtpSession:
         self.bridged_to: RtpSession | None = None
         self._relay: RtpRelay | None = None
         self._rtcp_transport: RtpSocket | None = None
-        self.rtcp: RtcpReporter | None = None  # set with the RTCP socket
+        self.rtcp: RtcpReporter | None = None  # with RTCP (its socket comes with a report)
         self.rtcp_remote: Addr | None = None  # RTP port + 1, until the peer's RTCP latches
         self._rtcp_latched = False
         self.rtcp_interval = rtcp_interval
@@ -227,11 +224,31 @@ class RtpSession:
         self._transport = transport
         self.local = transport.local
 
-    def attach_rtcp(self, transport: RtpSocket) -> None:
-        self._rtcp_transport = transport
+    def enable_rtcp(self) -> None:
+        """Report on this session; its RTCP socket is bound when the first report is due."""
         self.rtcp = RtcpReporter(
             cname=f"voxgate@{self.local[0]}", now=self._loop.time(), interval=self.rtcp_interval
         )
+
+    def _bind_rtcp(self) -> bool:
+        """The odd port above ours; False (and no more RTCP) if something else holds it."""
+        host, port = self.local
+        sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_DGRAM)
+        try:
+            sock.setblocking(False)
+            sock.bind((host, port + 1))
+        except OSError as exc:
+            sock.close()
+            self.rtcp = None
+            log.warning(
+                "no RTCP: port %d is taken (%s)",
+                port + 1,
+                exc,
+                extra={"action": "rtcp_port_taken", "call_id": self.call_id},
+            )
+            return False
+        self._rtcp_transport = RtpSocket(sock, self._loop, self.rtcp_received)
+        return True
 
     def rtcp_received(self, data: bytes, addr: tuple[str | Any, int]) -> None:
         try:
@@ -499,7 +516,12 @@ class RtpSession:
         for digit in self._dtmf_rx.handle_timer(now):
             self.on_dtmf(digit.key, "rfc4733")
         rtcp = self.rtcp
-        if rtcp is not None and rtcp.due(now) and self.params is not None:
+        if (
+            rtcp is not None
+            and rtcp.due(now)
+            and self.params is not None
+            and (self._rtcp_transport is not None or self._bind_rtcp())
+        ):
             self._send_rtcp(rtcp.report(self.out, now, time.time()))
         if (
             self._receive

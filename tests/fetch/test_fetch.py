@@ -166,6 +166,16 @@ async def test_only_http_and_https(url: str) -> None:
         await fetch_audio(url, transport=LoopbackOnly())
 
 
+@pytest.mark.parametrize("host", ["0" * 64, "a" * 64 + ".example"])
+async def test_a_host_name_no_resolver_takes_is_a_fetch_error(host: str) -> None:
+    # the system resolver refuses a label over 63 octets before any query: UnicodeError
+    # from the idna codec, which reached the API's caller as a 500
+    transport = LoopbackOnly()
+    with pytest.raises(FetchError, match="cannot resolve"):
+        await fetch_audio(f"http://{host}/a.wav", transport=transport)
+    assert transport.hosts == []
+
+
 @pytest.mark.parametrize(
     "target",
     [

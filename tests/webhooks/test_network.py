@@ -345,3 +345,22 @@ def test_a_flooding_peer_is_buffered_up_to_the_high_water_mark_then_read_in_full
     buffered, total = asyncio.run(main())
     assert HIGH_WATER <= buffered < 2 * HIGH_WATER
     assert total == size
+
+
+def test_a_host_name_that_cannot_be_encoded_fails_the_attempt_for_good() -> None:
+    # a label over 63 octets: the idna codec refuses it before any lookup; it was an
+    # exception out of send() instead of an attempt that failed
+    async def main() -> list[AttemptResult]:
+        sender = make_sender()
+        try:
+            host = "a" * 64 + ".example"
+            return [
+                await post(sender, f"http://{host}/hook", trusted=trusted)
+                for trusted in (False, True)
+            ]
+        finally:
+            await sender.aclose()
+
+    for result in asyncio.run(main()):
+        assert not result.ok and result.permanent, result
+        assert result.error is not None and "host" in result.error, result

@@ -50,7 +50,7 @@ async def _addresses(host: str, port: int, resolver: Resolver) -> list[IPAddress
         pass
     try:
         found = await resolver(host, port)
-    except OSError as exc:
+    except (OSError, UnicodeError) as exc:  # UnicodeError: a name idna cannot encode
         raise FetchError(f"cannot resolve {host}: {exc}", host=host) from exc
     if not found:
         raise FetchError(f"{host} has no addresses", host=host)

@@ -216,7 +216,7 @@ class AsyncioBackend(httpcore.AsyncNetworkBackend):
         else:
             try:
                 found = await self._resolve(host, port)
-            except OSError as exc:
+            except (OSError, UnicodeError) as exc:  # UnicodeError: a name idna cannot encode
                 raise httpcore.ConnectError(f"cannot resolve {host}: {exc}") from exc
             if not found:
                 raise httpcore.ConnectError(f"cannot resolve {host}: no address")

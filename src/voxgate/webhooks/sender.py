@@ -237,6 +237,8 @@ class Sender:
                 return AttemptResult(False, None, None, _error_text(exc), elapsed())
             except httpcore.UnsupportedProtocol as exc:
                 return AttemptResult(False, None, None, _error_text(exc), elapsed(), True)
+            except UnicodeError as exc:  # a host name the idna codec cannot encode
+                return AttemptResult(False, None, None, f"bad host: {exc}", elapsed(), True)
 
         result = await follow(url)
         return replace(result, url=posted[-1]) if posted else result

@@ -71,7 +71,6 @@ class PortRange:
         ``rtcp`` the odd port above it is kept in the range too: the session binds it for
         RTCP when its first report is due (RFC 3550 §11), so a short call costs one socket."""
         loop = asyncio.get_running_loop()
-        family = socket.AF_INET6 if ":" in host else socket.AF_INET
         low = self.low + (self.low & 1)
         top = self.high - 1 if rtcp else self.high
         count = max(1, (top - low) // 2 + 1)
@@ -79,12 +78,9 @@ class PortRange:
         last: OSError | None = None
         for i in range(min(attempts, count)):
             port = low + 2 * ((start + i) % count)
-            sock = socket.socket(family, socket.SOCK_DGRAM)
             try:
-                sock.setblocking(False)
-                sock.bind((host, port))
+                sock = bound_udp(host, port)
             except OSError as exc:
-                sock.close()
                 last = exc
                 continue
             session = factory()
@@ -93,6 +89,18 @@ class PortRange:
                 session.enable_rtcp()
             return session
         raise OSError(f"no free RTP port in {self.low}-{self.high}: {last}")
+
+
+def bound_udp(host: str, port: int) -> socket.socket:
+    """A non-blocking UDP socket bound to ``host:port`` (closed again if that fails)."""
+    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        sock.setblocking(False)
+        sock.bind((host, port))
+    except OSError:
+        sock.close()
+        raise
+    return sock
 
 
 class RtpSocket:
@@ -233,12 +241,9 @@ class RtpSession:
     def _bind_rtcp(self) -> bool:
         """The odd port above ours; False (and no more RTCP) if something else holds it."""
         host, port = self.local
-        sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_DGRAM)
         try:
-            sock.setblocking(False)
-            sock.bind((host, port + 1))
+            sock = bound_udp(host, port + 1)
         except OSError as exc:
-            sock.close()
             self.rtcp = None
             log.warning(
                 "no RTCP: port %d is taken (%s)",

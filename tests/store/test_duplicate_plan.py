@@ -10,9 +10,12 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+import pytest
+
 from tests.support.plans import plan_after_a_burst
 from voxgate.calls.accept import dedupe_key
-from voxgate.store.calls import key_holders_query
+from voxgate.store.calls import UNFINISHED, key_holders_query
+from voxgate.store.pg_accept import KEY_HOLDERS_SQL
 from voxgate.store.schema import calls
 
 
@@ -43,5 +46,24 @@ def test_duplicate_keys_are_looked_up_by_key_with_stale_statistics(tmp_path: Pat
     keys = [dedupe_key("vn", i) for i in range(100, 108)]
     query = key_holders_query(keys, since=time.time() - 300)
     plan = plan_after_a_burst(tmp_path, calls, _rows, _rows, query)
+    assert "ix_calls_dedupe" in plan, plan
+    assert "ix_calls_tenant_created" not in plan, plan
+
+
+@pytest.mark.parametrize("plan_mode", ["force_custom_plan", "force_generic_plan"])
+def test_the_postgresql_accept_statement_looks_keys_up_by_key(
+    tmp_path: Path, plan_mode: str
+) -> None:
+    """The fixed statement accepting runs on PostgreSQL, prepared as asyncpg prepares it:
+    planned for its parameters, and the generic plan PostgreSQL may switch to after a
+    few runs."""
+    keys = ", ".join(f"'{dedupe_key('vn', i)}'" for i in range(100, 108))
+    statuses = ", ".join(f"'{s}'" for s in UNFINISHED)
+    statements = [
+        f"SET plan_cache_mode = {plan_mode}",
+        f"PREPARE holders AS {KEY_HOLDERS_SQL}",
+        f"EXPLAIN EXECUTE holders(ARRAY[{keys}], ARRAY[{statuses}], {time.time() - 300})",
+    ]
+    plan = plan_after_a_burst(tmp_path, calls, _rows, _rows, statements)
     assert "ix_calls_dedupe" in plan, plan
     assert "ix_calls_tenant_created" not in plan, plan

@@ -25,6 +25,7 @@ from voxgate.calls.events import EventSink, RecordedEvent
 from voxgate.calls.script import CallScript
 from voxgate.errors import Conflict
 from voxgate.store import calls as repo
+from voxgate.store import pg_accept
 from voxgate.store.db import Database
 
 log = logging.getLogger(__name__)
@@ -257,7 +258,12 @@ class CallAcceptor:
         idempotency record, webhook deliveries) take an async transaction instead.
         """
         if not any(i.announce is not None or i.in_transaction is not None for i in batch):
-            answers, _ = await self.db.run_write(lambda conn: _decide_and_insert(conn, batch))
+            if self.db.is_sqlite:
+                answers, _ = await self.db.run_write(lambda conn: _decide_and_insert(conn, batch))
+            else:
+                answers, _ = await self.db.run_driver_write(
+                    lambda conn: _decide_and_insert_pg(conn, batch)
+                )
             self.commits += 1
             return answers
         async with self.db.begin() as conn:
@@ -277,9 +283,35 @@ def _decide_and_insert(
     conn: Connection, batch: Sequence[_Pending]
 ) -> tuple[list[BaseException | None], list[_Pending]]:
     """Refuse duplicates and requests over their daily limit, insert the rest."""
+    keys, since, slots = _lookups(batch)
+    held = _held(repo.key_holders(conn, keys, since)) if keys else {}
+    used = {slot: repo.count_since(conn, *slot) for slot in slots}
+    answers, accepted = _decide(batch, held, used)
+    if accepted:
+        repo.insert_calls(conn, *_rows_and_due(accepted))
+    return answers, accepted
+
+
+async def _decide_and_insert_pg(
+    conn: Any, batch: Sequence[_Pending]
+) -> tuple[list[BaseException | None], list[_Pending]]:
+    """The same on PostgreSQL, as fixed statements on the asyncpg connection."""
+    keys, since, slots = _lookups(batch)
+    held = _held(await pg_accept.key_holders(conn, keys, since)) if keys else {}
+    used = {slot: await pg_accept.count_since(conn, *slot) for slot in slots}
+    answers, accepted = _decide(batch, held, used)
+    if accepted:
+        await pg_accept.insert_calls(conn, *_rows_and_due(accepted))
+    return answers, accepted
+
+
+def _decide(
+    batch: Sequence[_Pending],
+    held: dict[tuple[str, str], _Held],
+    used: dict[tuple[str, str, float], int],
+) -> tuple[list[BaseException | None], list[_Pending]]:
+    """Each request's refusal or None, given what the store holds; the accepted ones."""
     answers: list[BaseException | None] = []
-    held = _held_keys(conn, batch)
-    used = _used_today(conn, batch)
     accepted: list[_Pending] = []
     for item in batch:
         keys = {(item.tenant_id, r["dedupe_key"]) for r in item.rows if r["dedupe_key"] is not None}
@@ -298,17 +330,13 @@ def _decide_and_insert(
             held[key] = _Held(unfinished=True, newest=item.now)
         accepted.append(item)
         answers.append(None)
-    if accepted:
-        repo.insert_calls(
-            conn,
-            [r for item in accepted for r in item.rows],
-            [
-                item.now if item.run_at is None else item.run_at
-                for item in accepted
-                for _ in item.rows
-            ],
-        )
     return answers, accepted
+
+
+def _rows_and_due(accepted: Sequence[_Pending]) -> tuple[list[dict[str, Any]], list[float]]:
+    rows = [r for item in accepted for r in item.rows]
+    due = [item.now if item.run_at is None else item.run_at for item in accepted for _ in item.rows]
+    return rows, due
 
 
 @dataclass
@@ -327,24 +355,33 @@ def _holds(held: _Held | None, duplicate: Duplicate, now: float) -> bool:
     return held.newest >= now - duplicate.window
 
 
-def _held_keys(conn: Connection, batch: Sequence[_Pending]) -> dict[tuple[str, str], _Held]:
-    """Per (tenant, key) of the batch's duplicate checks, what the stored calls hold.
-
-    One query for the whole batch, whatever its tenants and windows.
-    """
+def _lookups(
+    batch: Sequence[_Pending],
+) -> tuple[set[str], float | None, set[tuple[str, str, float]]]:
+    """What the batch's checks must read: the duplicate keys (one query for the whole
+    batch, whatever its tenants and windows: since the oldest window start) and the
+    daily-limit slots."""
     keys: set[str] = set()
     since: float | None = None
+    slots: set[tuple[str, str, float]] = set()
     for item in batch:
+        if item.daily_limit is not None:
+            slots.add(_limit_slot(item, item.daily_limit))
         if item.duplicate is None:
             continue
         keys.update(r["dedupe_key"] for r in item.rows if r["dedupe_key"] is not None)
         if item.duplicate.window is not None:
             start = item.now - item.duplicate.window
             since = start if since is None else min(since, start)
+    return keys, since, slots
+
+
+def _held(
+    holders: Sequence[tuple[str, str, bool, float]],
+) -> dict[tuple[str, str], _Held]:
+    """Per (tenant, key), what the stored calls found hold."""
     held: dict[tuple[str, str], _Held] = {}
-    if not keys:
-        return held
-    for tenant_id, key, unfinished, created_at in repo.key_holders(conn, keys, since):
+    for tenant_id, key, unfinished, created_at in holders:
         found = held.setdefault((tenant_id, key), _Held(unfinished=False, newest=created_at))
         found.unfinished |= unfinished
         found.newest = max(found.newest, created_at)
@@ -354,14 +391,3 @@ def _held_keys(conn: Connection, batch: Sequence[_Pending]) -> dict[tuple[str, s
 def _limit_slot(item: _Pending, limit: DailyLimit) -> tuple[str, str, float]:
     """What a daily limit counts: the tenant's calls of one kind since the day began."""
     return item.tenant_id, limit.kind, _day_start(item.now)
-
-
-def _used_today(conn: Connection, batch: Sequence[_Pending]) -> dict[tuple[str, str, float], int]:
-    used: dict[tuple[str, str, float], int] = {}
-    for item in batch:
-        if item.daily_limit is None:
-            continue
-        slot = _limit_slot(item, item.daily_limit)
-        if slot not in used:
-            used[slot] = repo.count_since(conn, *slot)
-    return used

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any, TypeVar
 
@@ -113,6 +113,18 @@ class Database:
                 return await conn.run_sync(fn)
         async with self._write_lock:
             return await self._sync_writer.run(fn)
+
+    async def run_driver_write(self, fn: Callable[[Any], Awaitable[T]]) -> T:
+        """PostgreSQL only: one transaction run by ``fn`` on a pooled connection's own
+        asyncpg connection, for hot paths whose statements are fixed text (see
+        ``store.pg_accept``). The pool is SQLAlchemy's, with its settings."""
+        if self.is_sqlite:
+            raise RuntimeError("run_driver_write is for PostgreSQL")
+        async with self.engine.connect() as conn:
+            raw = await conn.get_raw_connection()
+            driver: Any = raw.driver_connection
+            async with driver.transaction():
+                return await fn(driver)
 
     @property
     def write_engines(self) -> list[Engine]:

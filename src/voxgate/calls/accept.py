@@ -284,6 +284,8 @@ def _decide_and_insert(
 ) -> tuple[list[BaseException | None], list[_Pending]]:
     """Refuse duplicates and requests over their daily limit, insert the rest."""
     keys, since, slots = _lookups(batch)
+    if conn.dialect.name == "postgresql":  # as in _decide_and_insert_pg
+        repo.lock(conn, _lock_ids(keys, slots))
     held = _held(repo.key_holders(conn, keys, since)) if keys else {}
     used = {slot: repo.count_since(conn, *slot) for slot in slots}
     answers, accepted = _decide(batch, held, used)
@@ -295,14 +297,27 @@ def _decide_and_insert(
 async def _decide_and_insert_pg(
     conn: Any, batch: Sequence[_Pending]
 ) -> tuple[list[BaseException | None], list[_Pending]]:
-    """The same on PostgreSQL, as fixed statements on the asyncpg connection."""
+    """The same on PostgreSQL, as fixed statements on the asyncpg connection.
+
+    Other workers' batches may be checking the same keys and slots at this moment (on
+    SQLite the single writer rules that out): the batch first locks them, so whichever
+    commits second sees the first's calls.
+    """
     keys, since, slots = _lookups(batch)
+    await pg_accept.lock(conn, _lock_ids(keys, slots))
     held = _held(await pg_accept.key_holders(conn, keys, since)) if keys else {}
     used = {slot: await pg_accept.count_since(conn, *slot) for slot in slots}
     answers, accepted = _decide(batch, held, used)
     if accepted:
         await pg_accept.insert_calls(conn, *_rows_and_due(accepted))
     return answers, accepted
+
+
+def _lock_ids(keys: set[str], slots: set[tuple[str, str, float]]) -> list[int]:
+    """The advisory locks a batch holds on PostgreSQL: its duplicate keys, its daily slots."""
+    return [pg_accept.lock_id("key", key) for key in keys] + [
+        pg_accept.lock_id("day", tenant, kind, str(day)) for tenant, kind, day in slots
+    ]
 
 
 def _decide(

@@ -11,6 +11,7 @@ statement, by data-modifying CTEs). Column lists come from the declared schema.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Iterable, Sequence
 from typing import Any
@@ -79,9 +80,27 @@ KEY_HOLDERS_SQL = (
     "WHERE dedupe_key = ANY($1::text[]) AND (status = ANY($2::text[]) OR created_at >= $3)"
 )
 
+# transaction-scoped advisory locks, taken in the order given (sorted by the caller, so two
+# batches never wait for each other in a cycle)
+LOCK_SQL = "SELECT count(pg_advisory_xact_lock(k)) FROM unnest($1::int8[]) AS k"
+
 COUNT_SINCE_SQL = (
     "SELECT count(*) FROM calls WHERE tenant_id = $1 AND kind = $2 AND created_at >= $3"
 )
+
+
+def lock_id(*parts: str) -> int:
+    """A 64-bit advisory lock id for what ``parts`` name (a duplicate key, a daily slot)."""
+    digest = hashlib.sha256("\x1f".join(parts).encode()).digest()
+    return int.from_bytes(digest[:8], "big", signed=True)
+
+
+async def lock(conn: asyncpg.Connection, ids: Sequence[int]) -> None:
+    """Hold ``ids`` until the transaction ends: another batch checking the same duplicate
+    keys or daily slots waits here, then sees what this one wrote. A statement of its
+    own, so the checks after it read a snapshot taken once the locks are held."""
+    if ids:
+        await conn.fetchval(LOCK_SQL, sorted(set(ids)))
 
 
 async def key_holders(

@@ -8,7 +8,7 @@ PostgreSQL before batches locked their keys and daily slots.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Awaitable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -39,7 +39,7 @@ def _two_workers(kind: str, tmp_path: Path, job: Any) -> Any:
         return asyncio.run(main())
 
 
-async def _outcome(call: Any) -> Accepted | BaseException:
+async def _outcome(call: Awaitable[Accepted]) -> Accepted | BaseException:
     try:
         return await call
     except (DuplicateCall, DailyLimitReached) as exc:

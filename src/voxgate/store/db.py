@@ -19,6 +19,7 @@ from voxgate.store.sqlite_writer import SqliteWriter, begin_immediate, lock_retr
 T = TypeVar("T")
 
 BUSY_TIMEOUT_MS = 10000
+STATEMENT_LIFETIME = 2  # seconds a statement asyncpg prepared stays in its cache
 
 
 def _sqlite_pragmas(busy_timeout_ms: int) -> Callable[[DBAPIConnection, ConnectionPoolEntry], None]:
@@ -43,15 +44,28 @@ class Database:
     """Wraps the async engine; ``begin()`` yields a connection inside one transaction."""
 
     def __init__(
-        self, url: str, *, echo: bool = False, pool_size: int = 10, schema: str | None = None
+        self,
+        url: str,
+        *,
+        echo: bool = False,
+        pool_size: int = 10,
+        schema: str | None = None,
+        statement_lifetime: float = STATEMENT_LIFETIME,
     ) -> None:
         self.url = url
         self.is_sqlite = url.startswith("sqlite")
         kwargs: dict[str, Any] = {"echo": echo}
         if not self.is_sqlite:
             kwargs.update(pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=False)
+            # Statements sent through asyncpg directly (``store.pg_accept``) are prepared
+            # once per connection, and after five runs PostgreSQL may keep a generic plan
+            # made for the table as it was then: on a new table the duplicate lookup kept
+            # a sequential scan, slower with every call accepted, until autovacuum's
+            # next ANALYZE. Prepared again every few seconds, the plans follow the table.
+            connect_args: dict[str, Any] = {"max_cached_statement_lifetime": statement_lifetime}
             if schema:
-                kwargs["connect_args"] = {"server_settings": {"search_path": schema}}
+                connect_args["server_settings"] = {"search_path": schema}
+            kwargs["connect_args"] = connect_args
         self.engine: AsyncEngine = create_async_engine(url, **kwargs)
         self._write_lock = asyncio.Lock()
         self._writer: AsyncEngine | None = None

@@ -233,6 +233,30 @@ async def test_an_ended_call_is_freed_while_its_transactions_absorb_retransmissi
         assert gone() is None
 
 
+@pytest.mark.parametrize("who_hangs_up", ["caller", "callee"])
+async def test_an_answered_call_is_freed_by_reference_counting_alone(who_hangs_up: str) -> None:
+    # Under load a call lives long enough to reach the collector's oldest generation; a
+    # cycle there waits for a full collection, which during a flood took up to 137 ms
+    # each and made the engine run late (docs/benchmarks.md). With the collector off,
+    # the answering leg of an ended call must still go. (The calling leg is kept until
+    # its INVITE transaction ends, 32 s on, to ACK a retransmitted 2xx: docs/engine.md.)
+    async with engine_pair() as (a, b):
+        out, inc = await connect(a, b)
+        gc.collect()
+        gc.disable()
+        try:
+            await (out if who_hangs_up == "caller" else inc).hangup()
+            await out.wait_ended(3)
+            await inc.wait_ended(3)
+            await asyncio.sleep(0.05)
+            gone = weakref.ref(inc)
+            del inc
+            await asyncio.sleep(0)
+            assert gone() is None
+        finally:
+            gc.enable()
+
+
 async def test_trunk_parse() -> None:
     trunk = Trunk.parse("sip:10.0.0.1:5080;transport=TCP", username="u", password="sekrit")
     assert (trunk.host, trunk.port, trunk.transport, trunk.username) == (

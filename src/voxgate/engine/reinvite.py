@@ -24,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+import weakref
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -85,7 +86,8 @@ class ReinviteClient:
     """The re-INVITEs of one leg: one at a time, glare handled."""
 
     def __init__(self, leg: Leg) -> None:
-        self.leg = leg
+        # the leg owns this client: a weak reference, so the two form no cycle
+        self.leg: Leg = weakref.proxy(leg)
         self.pending = False  # ours waits for its final response: incoming INVITEs get 491
         self.sent = 0  # requests sent, retries included
         self.acked = asyncio.Event()  # cleared while a 2xx we sent waits for its ACK

@@ -152,6 +152,7 @@ class RtpSocket:
         if self._sock.fileno() >= 0:
             self._loop.remove_reader(self._fd)
             self._sock.close()
+        self._receiver = _drop  # the session holds this socket: no cycle outlives the call
 
 
 class _Playback:
@@ -564,6 +565,14 @@ class RtpSession:
             if self.rtcp is not None and self.rtcp.reports_sent:
                 self._send_rtcp(self.rtcp.bye(self.out, self._loop.time(), time.time()))
             self._rtcp_transport.close()
+        # the leg's callbacks hold the leg, which holds this session: once closed, a call
+        # is freed by reference counting alone, not left for a full collection
+        self.on_dtmf = _ignore_dtmf
+        self.on_timeout = _nothing
+
+
+def _drop(data: bytes, addr: Any) -> None:
+    pass
 
 
 def _ignore_dtmf(key: str, source: DtmfSource) -> None:

@@ -43,9 +43,15 @@ class Deadline:
 
     def cancel(self) -> None:
         self.when = None
+        # it stays in the heap until its time comes: it must not keep what it would call
+        self._callback = _nothing
 
     def __repr__(self) -> str:
         return f"<Deadline {self.when}>"
+
+
+def _nothing() -> None:
+    pass
 
 
 class TimerHeap:

@@ -125,8 +125,9 @@ class CallAcceptor:
     """Accepts calls durably, many requests to a transaction (group commit).
 
     Concurrent ``accept`` calls queue; one flusher writes everything queued in a single
-    transaction (duplicate checks and daily counts one query per tenant, inserts as one
-    statement per table) and answers each request once that transaction has committed.
+    transaction (the duplicate check one query for the batch, daily counts one per slot,
+    inserts one statement per table, or one for all three on PostgreSQL) and answers each
+    request once that transaction has committed.
     A refusal (duplicate, daily limit) refuses only its own request. Any other failure
     rolls the whole batch back and each request is then written alone, so one bad
     request never fails another.
@@ -253,9 +254,10 @@ class CallAcceptor:
     async def _write(self, batch: Sequence[_Pending]) -> list[BaseException | None]:
         """One transaction for the batch; returns each request's refusal, or None.
 
-        Checks and inserts are one synchronous function (on SQLite it runs whole on the
-        store's writer thread); requests with work of their own in the transaction (an
-        idempotency record, webhook deliveries) take an async transaction instead.
+        On SQLite checks and inserts are one synchronous function, run whole on the
+        store's writer thread; on PostgreSQL fixed statements on the asyncpg connection
+        (``store.pg_accept``). Requests with work of their own in the transaction (an
+        idempotency record, webhook deliveries) take an async SQLAlchemy transaction.
         """
         if not any(i.announce is not None or i.in_transaction is not None for i in batch):
             if self.db.is_sqlite:

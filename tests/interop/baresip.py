@@ -27,7 +27,7 @@ KEY_RELEASE = "\x04"
 
 CONFIG = """\
 poll_method		epoll
-sip_listen		127.0.0.1:0
+sip_listen		127.0.0.1:{sip_port}
 net_interface		127.0.0.1
 call_local_timeout	30
 call_max_calls		2
@@ -70,10 +70,18 @@ class Baresip:
         program = require("baresip")
         assert self.module_path.is_dir(), f"baresip modules not found in {self.module_path}"
         self.confdir.mkdir(parents=True, exist_ok=True)
+        # every port chosen here: with SIP on port 0 the kernel once gave baresip's SIP
+        # socket the console's port, just probed free, and the console failed to bind
         self.cons_port = free_port()
+        sip_port = free_port()
+        while sip_port == self.cons_port:
+            sip_port = free_port()
         rtp = free_port(even=True, span=10)
+        while any(rtp <= port < rtp + 10 for port in (sip_port, self.cons_port)):
+            rtp = free_port(even=True, span=10)
         (self.confdir / "config").write_text(
             CONFIG.format(
+                sip_port=sip_port,
                 rtp_low=rtp,
                 rtp_high=rtp + 9,
                 module_path=self.module_path,

@@ -287,7 +287,7 @@ def _decide_and_insert(
     """Refuse duplicates and requests over their daily limit, insert the rest."""
     keys, since, slots = _lookups(batch)
     if conn.dialect.name == "postgresql":  # as in _decide_and_insert_pg
-        repo.lock(conn, _lock_ids(keys, slots))
+        pg_accept.lock_on(conn, _lock_ids(keys, slots))
     held = _held(repo.key_holders(conn, keys, since)) if keys else {}
     used = {slot: repo.count_since(conn, *slot) for slot in slots}
     answers, accepted = _decide(batch, held, used)

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, Select, func, insert, select, text
+from sqlalchemy import ColumnElement, Connection, Select, func, insert, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from voxgate.store.schema import call_events, call_jobs, calls
@@ -51,15 +51,6 @@ def insert_calls(conn: Connection, rows: Sequence[dict[str, Any]], due: Sequence
             for r in rows
         ],
     )
-
-
-def lock(conn: Connection, ids: Sequence[int]) -> None:
-    """PostgreSQL: as ``store.pg_accept.lock``, on a SQLAlchemy connection."""
-    if ids:
-        statement = text(
-            "SELECT count(pg_advisory_xact_lock(k)) FROM unnest(CAST(:ids AS bigint[])) AS k"
-        )
-        conn.execute(statement, {"ids": sorted(set(ids))})
 
 
 def key_holders(

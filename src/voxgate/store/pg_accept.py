@@ -17,7 +17,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 import asyncpg
-from sqlalchemy import JSON, Column, Float, Integer, String
+from sqlalchemy import JSON, Column, Connection, Float, Integer, String
 
 from voxgate.store.calls import UNFINISHED
 from voxgate.store.schema import calls
@@ -101,6 +101,13 @@ async def lock(conn: asyncpg.Connection, ids: Sequence[int]) -> None:
     own, so the checks after it read a snapshot taken once the locks are held."""
     if ids:
         await conn.fetchval(LOCK_SQL, sorted(set(ids)))
+
+
+def lock_on(conn: Connection, ids: Sequence[int]) -> None:
+    """As ``lock``, on a SQLAlchemy connection (the accepting path that also writes an
+    idempotency record or webhook deliveries)."""
+    if ids:
+        conn.exec_driver_sql(LOCK_SQL, (sorted(set(ids)),))
 
 
 async def key_holders(

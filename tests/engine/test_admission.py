@@ -5,8 +5,10 @@ from __future__ import annotations
 import asyncio
 import math
 
+import pytest
+
 from voxgate.engine import AtCapacity, Engine
-from voxgate.engine.overload import CALM, FLOOR, WINDOW, Admission
+from voxgate.engine.overload import BUSY, CALM, FLOOR, WINDOW, Admission
 from voxgate.engine.testing import engine_pair
 
 TARGET = 0.05
@@ -77,9 +79,9 @@ def test_the_first_window_to_run_late_stops_admitting_at_once() -> None:
     assert run_window(admission, 0.0, 50, 0.0) == 50
     assert run_window(admission, WINDOW, 100, 0.2) == FLOOR  # a surge is not let in whole
     assert admission.limit is None
-    # then the limit rules, from the floor the late window stopped at: a flood's onset is
-    # not let in again (the peer would pay with retransmissions), the limit climbs instead
-    assert run_window(admission, 2 * WINDOW, 100, 0.2) == FLOOR
+    # then the limit rules, cut from the rate that ran the engine late: the window before
+    # (the late one stopped early), very late (4 x the target) so halved
+    assert run_window(admission, 2 * WINDOW, 100, 0.2) == 25
 
 
 def test_with_cpu_to_spare_the_limit_climbs_fast() -> None:
@@ -112,6 +114,34 @@ def test_the_limit_is_not_raised_while_the_cpu_is_nearly_all_used() -> None:
     for w in range(1, 11):
         run_window(idle, w * WINDOW, 100, 0.0)
     assert idle.limit is not None and idle.limit > limits[-1]  # the same, with CPU to spare
+
+
+def test_the_limit_climbs_towards_the_cpu_share_it_aims_for() -> None:
+    share = {"busy": 0.75}
+    cpu = {"t": 0.0}
+
+    def clock() -> float:
+        return cpu["t"]
+
+    admission = Admission(TARGET, cpu_clock=clock)
+    run_window(admission, 0.0, 100, 0.0)
+    admission.observe(0.099, 0.2)  # late: the next window's limit is 50
+    t = WINDOW
+    limits = []
+    for _ in range(3):
+        run_window(admission, t, 500, 0.0)
+        cpu["t"] += share["busy"] * WINDOW  # the window's share of CPU
+        limits.append(admission.limit)
+        t += WINDOW
+    # 75 % busy against the 90 % aimed for: a fifth more each window
+    assert limits[0] == 50
+    assert limits[1:] == pytest.approx([60, 72])
+    share["busy"] = BUSY + 0.05  # past the aim: held (after the last window at 75 %)
+    for _ in range(3):
+        run_window(admission, t, 500, 0.0)
+        cpu["t"] += share["busy"] * WINDOW
+        t += WINDOW
+    assert admission.limit == pytest.approx(72 * 1.2)
 
 
 def test_the_limit_is_kept_while_it_holds_calls_back() -> None:

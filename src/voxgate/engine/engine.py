@@ -56,6 +56,10 @@ class EngineConfig:
     host: str = "127.0.0.1"  # where SIP and RTP sockets bind
     sip_port: int = 0  # 0: an ephemeral port (UDP and TCP share the number)
     transports: tuple[str, ...] = ("udp", "tcp")
+    # bytes of receive queue asked for on the SIP UDP socket (the kernel caps it at
+    # net.core.rmem_max): a burst or a pause then waits, and is measured as delay, instead
+    # of being dropped and retransmitted. 0: the kernel's default
+    sip_receive_buffer: int = 4 << 20
     advertise: str | None = None  # address written in Via, Contact and SDP (default: host)
     rtp_ports: PortRange = field(default_factory=PortRange)
     rtp_timeout: float = 30.0  # seconds without RTP before a call is ended; 0 disables
@@ -168,7 +172,11 @@ class Engine:
             try:
                 if "udp" in cfg.transports:
                     udp = await UdpTransport.bind(
-                        cfg.host, port, on_datagram, reuse_port=cfg.worker is not None
+                        cfg.host,
+                        port,
+                        on_datagram,
+                        reuse_port=cfg.worker is not None,
+                        receive_buffer=cfg.sip_receive_buffer,
                     )
                     self.transports["UDP"] = udp
                     if self.router is not None:

@@ -9,17 +9,18 @@ SIP traffic.
 New calls (INVITEs from peers and ``dial``) are admitted freely while the engine keeps
 up. Once a window of 100 ms sees a delay past the target, admission follows the
 measurements, additive-increase / multiplicative-decrease. The first window to run late
-admits nothing more once it does, and the limit starts from there (a flood's onset is
-not let in again). Each window whose worst delay passed the target cuts the next
-window's allowance in proportion (target / worst delay, at least a tenth, at most half).
-Each window that used its whole allowance without delay raises it: by a third while the
-process spent less than 35 % of that window on the CPU, by a tenth up to 70 %, not at all
-past that (a call's work outlasts the window that admitted it, so delay would follow).
-Two seconds without delay and without calls held back lift the limit. An INVITE past the
-allowance, or one that itself waited longer than the target, is refused at once with a
-stateless 503, which costs a small fraction of a call. So the queue stays short, the calls
-already admitted keep getting timely answers (no retransmission storm), and the engine
-completes about as many calls as it can.
+admits nothing more once it does; the limit starts from what the window before it
+admitted (the rate that ran the engine late), cut like any late window's. Each window
+whose worst delay passed the target cuts the next window's allowance in proportion
+(target / worst delay, at least a tenth, at most half). Each window that used its whole
+allowance without delay raises it towards the share of the CPU aimed for (90 %): by
+aim / share used - 1, at most by 0.3, not at all past the aim (a call's work outlasts
+the window that admitted it, so delay would follow). Two seconds without delay and
+without calls held back lift the limit. An INVITE past the allowance, or one that itself
+waited longer than the target, is refused at once with a stateless 503, which costs a
+small fraction of a call. So the queue stays short, the calls already admitted keep
+getting timely answers (no retransmission storm), and the engine completes about as
+many calls as it can.
 """
 
 from __future__ import annotations
@@ -32,11 +33,10 @@ WINDOW = 0.1  # seconds
 # a late window cuts the limit by target/worst, kept within these bounds: slightly late
 # costs a tenth, very late half
 DECREASE_MIN, DECREASE_MAX = 0.5, 0.9
-INCREASE = 0.1
-FAST_INCREASE = 0.3  # while the CPU is less than half as busy as BUSY
+MAX_INCREASE = 0.3  # the most a window without delay raises the limit by
 FLOOR = 2.0  # calls per window, however loaded: a trickle still gets through
 CALM = 20  # windows without delay that lift the limit
-BUSY = 0.7  # share of a window spent on the CPU past which the limit is not raised
+BUSY = 0.9  # share of a window spent on the CPU that the limit is raised towards
 
 
 @dataclass(slots=True)
@@ -45,6 +45,7 @@ class Admission:
     limit: float | None = None  # new calls a window may admit; None: as many as come
     window_start: float = 0.0
     admitted: int = 0  # in the current window
+    previous: int = 0  # admitted in the window before
     refused: int = 0  # in the current window
     worst: float = 0.0  # worst delay seen in the current window
     calm: int = 0  # windows in a row without delay past the target
@@ -94,7 +95,9 @@ class Admission:
             self.busy = (cpu - self.cpu_start) / (now - self.window_start)
         self.cpu_start = cpu
         if self.worst > self.target:
-            base = self.limit if self.limit is not None else self.admitted
+            # the first late window stopped admitting early: the one before it shows the
+            # rate that ran the engine late
+            base = self.limit if self.limit is not None else max(self.admitted, self.previous)
             cut = min(DECREASE_MAX, max(DECREASE_MIN, self.target / self.worst))
             self.limit = max(FLOOR, base * cut)
             self.calm = idle
@@ -103,7 +106,7 @@ class Admission:
             # all used already (the delay would follow, a call's work outlasts its
             # window); it is not calm yet either way
             if self.busy < BUSY:
-                step = FAST_INCREASE if self.busy < BUSY / 2 else INCREASE
+                step = min(MAX_INCREASE, BUSY / max(self.busy, 1e-3) - 1)
                 self.limit += max(1.0, self.limit * step)
             self.calm = idle
         else:
@@ -111,5 +114,6 @@ class Admission:
         if self.calm >= CALM:
             self.limit = None
         self.window_start = now
+        self.previous = self.admitted if not idle else 0
         self.admitted = self.refused = 0
         self.worst = 0.0

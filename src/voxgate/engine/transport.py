@@ -51,6 +51,28 @@ MAX_DATAGRAM = 65535
 DatagramHandler = Callable[[bytes, Addr, "UdpTransport", float], None]
 
 
+SO_RCVBUFFORCE = 33  # Linux: past net.core.rmem_max, allowed with CAP_NET_ADMIN
+
+
+def _ask_receive_buffer(sock: socket.socket, size: int) -> None:
+    """Ask for ``size`` bytes of receive queue (Linux grants twice that, for its own
+    bookkeeping); past ``net.core.rmem_max`` only a privileged process gets it."""
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, size)
+    if sock.getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF) >= 2 * size:
+        return
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, SO_RCVBUFFORCE, size)
+    except OSError:
+        granted = sock.getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF)
+        log.warning(
+            "the SIP socket got %d bytes of receive queue, not the %d asked for: "
+            "raise net.core.rmem_max so bursts wait instead of being dropped",
+            granted // 2,
+            size,
+            extra={"action": "sip_receive_buffer_small"},
+        )
+
+
 class UdpTransport:
     """A UDP socket read in batches straight from the event loop's selector.
 
@@ -64,6 +86,8 @@ class UdpTransport:
 
     def __init__(self, sock: socket.socket, on_datagram: DatagramHandler) -> None:
         self._sock = sock
+        # what the kernel granted (twice what was asked, at most twice net.core.rmem_max)
+        self.receive_buffer = sock.getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF)
         self._on_datagram = on_datagram
         self._loop = asyncio.get_running_loop()
         name = sock.getsockname()
@@ -79,8 +103,16 @@ class UdpTransport:
 
     @classmethod
     async def bind(
-        cls, host: str, port: int, on_datagram: DatagramHandler, *, reuse_port: bool = False
+        cls,
+        host: str,
+        port: int,
+        on_datagram: DatagramHandler,
+        *,
+        reuse_port: bool = False,
+        receive_buffer: int = 0,
     ) -> UdpTransport:
+        """``receive_buffer``: bytes of receive queue to ask the kernel for (0: its default),
+        so a burst or a pause waits in the queue instead of being dropped."""
         infos = await asyncio.get_running_loop().getaddrinfo(
             host, port, type=socket.SOCK_DGRAM, flags=socket.AI_PASSIVE
         )
@@ -89,6 +121,8 @@ class UdpTransport:
         try:
             if reuse_port:
                 sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+            if receive_buffer:
+                _ask_receive_buffer(sock, receive_buffer)
             sock.setblocking(False)
             sock.bind(address)
         except OSError:

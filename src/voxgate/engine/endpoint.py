@@ -12,11 +12,11 @@ After each input the touched transaction's deadline is pushed on the one
 from __future__ import annotations
 
 import asyncio
+import heapq
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import Literal, Protocol
+from typing import Literal, NamedTuple, Protocol
 
 from voxgate.engine.timers import TimerHeap
 from voxgate.engine.transport import Addr, SipTransport
@@ -44,8 +44,9 @@ log = logging.getLogger(__name__)
 TxnEventHandler = Callable[[Event], None]
 
 
-@dataclass(frozen=True, slots=True)
-class TraceEntry:
+class TraceEntry(NamedTuple):
+    """One message as sent or received."""
+
     at: float  # wall clock
     direction: Literal["in", "out"]
     transport: str
@@ -61,16 +62,26 @@ class TraceEntry:
         return head + "\n" + self.data.decode("utf-8", "replace")
 
 
-@dataclass(slots=True)
 class SipTrace:
-    """The raw SIP messages of one call, with timestamps (exportable when a call fails)."""
+    """The raw SIP messages of one call, with timestamps (exportable when a call fails).
 
-    entries: list[TraceEntry] = field(default_factory=list)
-    limit: int = 500
+    Kept as plain tuples, which the garbage collector stops walking once it has seen
+    them: a trace outlives its call by 32 s, and at a thousand calls a second that is
+    most of the heap."""
+
+    __slots__ = ("_entries", "limit")
+
+    def __init__(self, limit: int = 500) -> None:
+        self.limit = limit
+        self._entries: list[tuple[float, Literal["in", "out"], str, Addr, bytes]] = []
 
     def add(self, direction: Literal["in", "out"], transport: str, addr: Addr, data: bytes) -> None:
-        if len(self.entries) < self.limit:
-            self.entries.append(TraceEntry(time.time(), direction, transport, addr, data))
+        if len(self._entries) < self.limit:
+            self._entries.append((time.time(), direction, transport, addr, data))
+
+    @property
+    def entries(self) -> list[TraceEntry]:
+        return [TraceEntry(*entry) for entry in self._entries]
 
     def render(self) -> str:
         return "\n".join(entry.render() for entry in self.entries)
@@ -144,42 +155,43 @@ class ServerTxn(_Record):
         self.endpoint.respond(self, response)
 
 
-class Lingering:
-    """A server transaction reduced to what its absorbing state still does (RFC 3261
-    §17.2: non-INVITE Completed, INVITE Confirmed): answer a retransmitted request with
-    its echo, if any, until the last timer. It replaces the transaction in the table so
-    the request, the responses and the parsed views are freed at once; answered calls
-    would otherwise hold some 60 objects each for 32 s, and every full collection of
-    the garbage collector walks them."""
+# A server transaction reduced to what its absorbing state still does (RFC 3261 §17.2:
+# non-INVITE Completed, INVITE Confirmed): answer a retransmitted request with its echo,
+# if any, until the last timer. It replaces the transaction in the table so the request,
+# the responses and the parsed views are freed at once. A plain tuple (until, call id,
+# echo, address), on no timer of its own (the endpoint's lingering queue ends it): the
+# garbage collector stops walking a tuple of plain values once it has seen it, where
+# answered calls would otherwise leave objects behind for 32 s that every full
+# collection walks.
+Lingering = tuple[float, str, bytes | None, Addr]
 
-    __slots__ = ("addr", "call_id", "echo", "endpoint", "key", "transport", "until")
 
-    def __init__(self, endpoint: SipEndpoint, record: ServerTxn) -> None:
-        txn = record.txn
-        self.endpoint = endpoint
-        self.key = txn.key
-        self.call_id = txn.request.call_id
-        self.echo = txn.echo if isinstance(txn, ServerTransaction) else None
-        self.transport = record.transport
-        self.addr = record.addr
-        self.until: float | None = txn.get_timer()
+class _LingeringQueue:
+    """When each lingering transaction ends: one entry on the timer heap for all of them,
+    its queue a heap of plain tuples (not walked by the garbage collector either)."""
 
-    def __repr__(self) -> str:
-        return f"<Lingering {self.key[0]} until={self.until}>"
+    __slots__ = ("_queue", "_table")
 
-    def retransmitted(self, request: SipRequest) -> None:
-        if self.echo is not None and request.method != "ACK":
-            self.endpoint._trace(self.call_id, "out", self.transport, self.addr, self.echo)
-            self.transport.send(self.echo, self.addr)
+    def __init__(self, table: dict[tuple[str, ...], ServerTxn | Lingering]) -> None:
+        self._table = table
+        self._queue: list[tuple[float, tuple[str, ...]]] = []
+
+    def __len__(self) -> int:
+        return len(self._queue)
+
+    def add(self, key: tuple[str, ...], until: float) -> None:
+        heapq.heappush(self._queue, (until, key))
 
     def get_timer(self) -> float | None:
-        return self.until
+        return self._queue[0][0] if self._queue else None
 
     def handle_timer(self, now: float) -> None:
-        if self.until is not None and now >= self.until:
-            self.until = None
-            if self.endpoint._server.get(self.key) is self:
-                del self.endpoint._server[self.key]
+        queue, table = self._queue, self._table
+        while queue and queue[0][0] <= now:
+            until, key = heapq.heappop(queue)
+            entry = table.get(key)
+            if isinstance(entry, tuple) and entry[0] == until:
+                del table[key]
 
 
 class SipEndpoint:
@@ -196,6 +208,7 @@ class SipEndpoint:
         self.user_agent: UserAgent | None = None
         self._client: dict[tuple[str, ...], ClientTxn] = {}
         self._server: dict[tuple[str, ...], ServerTxn | Lingering] = {}
+        self._lingering = _LingeringQueue(self._server)
         self.traces: dict[str, SipTrace] = {}
         self.malformed = 0
         self.stray = 0
@@ -251,8 +264,11 @@ class SipEndpoint:
             request.headers.replace_first("Via", str(updated))
         key = transaction_key(request)
         record = self._server.get(key)
-        if isinstance(record, Lingering):
-            record.retransmitted(request)
+        if isinstance(record, tuple):  # lingering
+            _, call_id, echo, addr = record
+            if echo is not None and request.method != "ACK":
+                self._trace(call_id, "out", transport, addr, echo)
+                transport.send(echo, addr)
             return
         if record is not None:
             assert isinstance(record.txn, ServerTransaction)
@@ -285,7 +301,7 @@ class SipEndpoint:
         invite = self._server.get(invite_key_for_cancel(cancel))
         if (
             invite is None
-            or isinstance(invite, Lingering)  # answered and ACKed long since
+            or isinstance(invite, tuple)  # lingering: answered and ACKed long since
             or (invite.txn.last_response is not None and invite.txn.last_response.status >= 200)
         ):
             record.respond(make_response(cancel, 481))
@@ -344,7 +360,7 @@ class SipEndpoint:
     def transport_failed(self, addr: Addr) -> None:
         """A connection to ``addr`` could not be made: fail the transactions waiting on it."""
         now = self.loop.time()
-        live = (r for r in self._server.values() if not isinstance(r, Lingering))
+        live = (r for r in self._server.values() if not isinstance(r, tuple))
         for record in [*self._client.values(), *live]:
             if record.addr == addr and record.transport.reliable:
                 record.txn.handle_transport_error(now)
@@ -372,12 +388,16 @@ class SipEndpoint:
             and txn.absorbing
             and self._server.get(txn.key) is record
         ):
-            lingering = Lingering(self, record)
-            self._server[txn.key] = lingering
             # the record's pending heap entries are for earlier deadlines, so it is not
-            # held long; its last deadline is the lingering entry's
+            # held long; its last deadline is the lingering queue's
             self.heap.discard(record)
-            self.heap.update(lingering)
+            until = txn.get_timer()
+            if until is None:
+                del self._server[txn.key]
+                return
+            self._server[txn.key] = (until, call_id, txn.echo, record.addr)
+            self._lingering.add(txn.key, until)
+            self.heap.update(self._lingering)
             return
         self.heap.update(record)
 

@@ -11,6 +11,7 @@ import asyncio
 import ipaddress
 import logging
 import random
+from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
@@ -114,6 +115,7 @@ class NotRegistered(Exception):
 
 
 HOUSEKEEPING = 1.0  # seconds between trunk-monitor syncs (and registration purges)
+TRACE_TAIL = 32.0  # seconds a call's SIP trace is kept after it ended (retransmissions)
 PURGE_EVERY = 60.0
 LAG_PROBE = 0.05  # seconds between two measurements of timer lateness
 SHED_TAG = b"vxshed"  # To-tag prefix of stateless refusals (their ACKs are dropped unread)
@@ -134,6 +136,7 @@ class Engine:
         )
         self.trunk_monitors = TrunkMonitors(self)
         self._housekeeping: Deadline | None = None
+        self._trace_tails: deque[tuple[float, str]] = deque()  # (when to drop, call id)
         self._next_purge = 0.0
         self.transports: dict[str, SipTransport] = {}
         self._legs: dict[str, Leg] = {}
@@ -503,10 +506,12 @@ class Engine:
         return self.trunk_monitors.state(trunk)
 
     def _housekeep(self) -> None:
-        """Every second: follow changes of ``self.trunks``; now and then drop expired
-        registrations of extensions nobody looked up."""
+        """Every second: follow changes of ``self.trunks``; drop the traces of calls over
+        for ``TRACE_TAIL``; now and then drop expired registrations of extensions nobody
+        looked up."""
         self.trunk_monitors.sync(self.trunks)
         now = self.loop.time()
+        self._drop_traces(now)
         if now >= self._next_purge:
             self._next_purge = now + PURGE_EVERY
             self.registrations.purge(now)
@@ -617,13 +622,14 @@ class Engine:
         # longer report to the leg, so the leg's objects are freed now
         for txn in leg.server_txns():
             txn.on_event = None
-        # keep tracing the tail (BYE answer, retransmissions) for a while; the timer holds
-        # the call id only, not the leg (a leg's objects would live on with it)
-        call_id = leg.call_id
-        self.heap.call_later(32.0, lambda: self._drop_trace(call_id))
+        # keep tracing the tail (BYE answer, retransmissions) for a while; the queue holds
+        # the call id only, in a plain tuple (the collector does not walk it)
+        self._trace_tails.append((self.loop.time() + TRACE_TAIL, leg.call_id))
 
-    def _drop_trace(self, call_id: str) -> None:
-        self.endpoint.traces.pop(call_id, None)
+    def _drop_traces(self, now: float) -> None:
+        tails, traces = self._trace_tails, self.endpoint.traces
+        while tails and tails[0][0] <= now:
+            traces.pop(tails.popleft()[1], None)
 
     @staticmethod
     def _dialog_addr(dialog: Dialog, fallback: Addr) -> Addr:

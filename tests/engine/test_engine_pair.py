@@ -29,6 +29,7 @@ from voxgate.engine import (
     Trying,
     bridge,
 )
+from voxgate.engine.engine import TRACE_TAIL
 from voxgate.engine.testing import engine_pair
 from voxgate.media import g711, tones
 from voxgate.media.render import TelephoneAudio
@@ -231,6 +232,14 @@ async def test_an_ended_call_is_freed_while_its_transactions_absorb_retransmissi
         assert txn.txn.key in b.endpoint._server  # still absorbing retransmissions
         assert b.endpoint.traces  # the trace too
         assert gone() is None
+        # both end with their time, each by one queue rather than a timer per call
+        later = b.loop.time() + TRACE_TAIL
+        b._drop_traces(later - 1)
+        assert b.endpoint.traces
+        b._drop_traces(later + 0.1)
+        assert not b.endpoint.traces
+        b.endpoint._lingering.handle_timer(later + 0.1)
+        assert txn.txn.key not in b.endpoint._server
 
 
 @pytest.mark.parametrize("who_hangs_up", ["caller", "callee"])

@@ -71,13 +71,15 @@ class Baresip:
         assert self.module_path.is_dir(), f"baresip modules not found in {self.module_path}"
         self.confdir.mkdir(parents=True, exist_ok=True)
         # every port chosen here: with SIP on port 0 the kernel once gave baresip's SIP
-        # socket the console's port, just probed free, and the console failed to bind
+        # socket the console's port, just probed free, and the console failed to bind.
+        # baresip also listens for SIP over TLS on the port above its SIP port
         self.cons_port = free_port()
-        sip_port = free_port()
-        while sip_port == self.cons_port:
-            sip_port = free_port()
+        sip_port = free_port(span=2)
+        while self.cons_port in (sip_port, sip_port + 1):
+            sip_port = free_port(span=2)
+        taken = (sip_port, sip_port + 1, self.cons_port)
         rtp = free_port(even=True, span=10)
-        while any(rtp <= port < rtp + 10 for port in (sip_port, self.cons_port)):
+        while any(rtp <= port < rtp + 10 for port in taken):
             rtp = free_port(even=True, span=10)
         (self.confdir / "config").write_text(
             CONFIG.format(

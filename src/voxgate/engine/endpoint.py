@@ -176,9 +176,6 @@ class _LingeringQueue:
         self._table = table
         self._queue: list[tuple[float, tuple[str, ...]]] = []
 
-    def __len__(self) -> int:
-        return len(self._queue)
-
     def add(self, key: tuple[str, ...], until: float) -> None:
         heapq.heappush(self._queue, (until, key))
 

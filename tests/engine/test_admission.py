@@ -7,7 +7,8 @@ import math
 
 import pytest
 
-from voxgate.engine import AtCapacity, Engine
+from tests.engine.test_lingering import SDP, Caller
+from voxgate.engine import AtCapacity, Engine, EngineConfig
 from voxgate.engine.overload import BUSY, CALM, FLOOR, WINDOW, Admission
 from voxgate.engine.testing import engine_pair
 
@@ -209,3 +210,34 @@ async def test_an_engine_running_behind_refuses_invites_statelessly_and_places_n
         refusals = [r for r in results if isinstance(r, AtCapacity)]
         assert len(refusals) >= 10 - FLOOR
         assert all(r.behind and "running behind" in str(r) for r in refusals)
+
+
+async def test_a_call_is_counted_once_and_a_refused_invite_is_refused_alike_again() -> None:
+    async with Engine(EngineConfig(accept_any_source=True)) as engine:
+        admission = engine.admission
+        admission.window_start = engine.loop.time() + 1000  # one window for the whole test
+        admission.limit = 2
+        caller = Caller(engine.port())
+        try:
+
+            def invite(call: str) -> bytes:
+                body = SDP.format(port=caller.port + 2)
+                raw = caller.request("INVITE", call, 1, body)
+                return raw.replace(b"Call-ID: linger-1", b"Call-ID: " + call.encode())
+
+            first = invite("one")
+            for _ in range(3):  # sent again and again: one call
+                await caller.send(first)
+            await caller.send(invite("two"))
+            await asyncio.sleep(0.2)
+            assert admission.admitted == 2 and admission.refused == 0
+            third = invite("three")
+            await caller.send(third)
+            refusal = await caller.final()
+            await caller.send(third)  # a retransmission: refused alike, the same To tag
+            again = await caller.final()
+            assert refusal.status == again.status == 503
+            assert refusal.to.tag == again.to.tag and (refusal.to.tag or "").startswith("vxshed")
+            assert admission.admitted == 2 and engine.shed_invites == 2
+        finally:
+            caller.sock.close()

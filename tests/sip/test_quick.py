@@ -49,6 +49,15 @@ def test_a_new_invite_is_refused_with_a_response_that_matches_it() -> None:
     assert second.params["branch"] == "z9hG4bKproxy"
 
 
+def test_a_retransmission_is_refused_with_the_same_tag_and_another_request_not() -> None:
+    invite = new_invite(INVITE)
+    again = new_invite(INVITE)
+    assert invite is not None and again is not None
+    assert invite.stateless_tag() == again.stateless_tag()  # RFC 3261 §8.2.7
+    other = new_invite(INVITE.replace(b"z9hG4bK776asdhds", b"z9hG4bK776asdhdt", 1))
+    assert other is not None and other.stateless_tag() != invite.stateless_tag()
+
+
 def test_without_rport_the_refusal_goes_to_the_via_port() -> None:
     plain = INVITE.replace(b";rport", b"")
     invite = new_invite(plain)

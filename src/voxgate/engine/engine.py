@@ -423,21 +423,19 @@ class Engine:
             now = self.loop.time()
             admission.observe(now, waited)
             if data.startswith(b"INVITE "):
-                invite = new_invite(data)
-                # a retransmission of an INVITE already admitted belongs to its transaction
-                if (
-                    invite is not None
-                    and not self._knows(invite.call_id)
-                    and not admission.admit(now, waited)
-                ):
+                # read quickly only when it would be refused: an INVITE let through is
+                # counted once it becomes a call (a retransmission never does)
+                invite = new_invite(data) if admission.full(now, waited) else None
+                if invite is not None and not self._knows(invite.call_id):
                     refusal = invite.refusal(
                         source,
-                        tag=SHED_TAG + generate_tag()[:8].encode(),
+                        tag=SHED_TAG + invite.stateless_tag(),
                         headers=((b"Retry-After", str(self.config.retry_after).encode()),),
                     )
                     if refusal is not None:
                         self.shed_invites += 1
                         admission.shed += 1
+                        admission.refused += 1
                         transport.send(*refusal)
                         return
             elif admission.shed and data.startswith(b"ACK ") and is_ack_with_tag(data, SHED_TAG):
@@ -559,6 +557,7 @@ class Engine:
             retry = [("Retry-After", str(self.config.retry_after))]
             txn.respond(make_response(request, 503, to_tag=generate_tag(), headers=retry))
             return
+        self.admission.count(self.loop.time())
         self._admitting.add(request.call_id)
         self._spawn(self._accept(request, txn, offer))
 

@@ -66,21 +66,34 @@ class Admission:
             self.worst = delay
 
     def admit(self, now: float, waited: float = 0.0) -> bool:
-        """Whether one more call may start now (``waited``: how long its INVITE waited)."""
+        """Whether one more call may start now (``waited``: how long its INVITE waited);
+        if so, it is counted."""
+        if self.full(now, waited):
+            self.refused += 1
+            return False
+        self.count(now)
+        return True
+
+    def full(self, now: float, waited: float = 0.0) -> bool:
+        """Whether a new call would be refused now; nothing is counted."""
         if not self.enabled:
-            return True
+            return False
         if now >= self.window_start + WINDOW:
             self._next_window(now)
-        if (
+        return (
             waited > self.target
             or (self.limit is not None and self.admitted >= self.limit)
             # the first late window: stop at once (no limit to follow yet)
             or (self.limit is None and self.worst > self.target and self.admitted >= FLOOR)
-        ):
-            self.refused += 1
-            return False
+        )
+
+    def count(self, now: float) -> None:
+        """A new call started (admitted by ``full`` saying no, or by ``admit``)."""
+        if not self.enabled:
+            return
+        if now >= self.window_start + WINDOW:
+            self._next_window(now)
         self.admitted += 1
-        return True
 
     @property
     def behind(self) -> bool:

@@ -10,6 +10,7 @@ the message then takes the full path, which answers malformed input properly.
 from __future__ import annotations
 
 import re
+import zlib
 from dataclasses import dataclass
 
 _TOP_VIA_RPORT = re.compile(rb";\s*rport(?=\s*(?:;|,|$))", re.IGNORECASE)
@@ -70,6 +71,15 @@ class NewInvite:
     from_: bytes
     to: bytes
     cseq: bytes
+
+    def stateless_tag(self) -> bytes:
+        """A To tag made from the request alone: a stateless UAS gives every
+        retransmission of a request the same tag (RFC 3261 §8.2.7), and different
+        requests different ones."""
+        key = b"\0".join(
+            (self.vias[0], self.from_, self.call_id.encode("utf-8", "surrogateescape"), self.cseq)
+        )
+        return b"%08x" % zlib.crc32(key)
 
     def refusal(
         self,

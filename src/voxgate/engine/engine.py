@@ -438,7 +438,12 @@ class Engine:
                         admission.refused += 1
                         transport.send(*refusal)
                         return
-            elif admission.shed and data.startswith(b"ACK ") and is_ack_with_tag(data, SHED_TAG):
+            elif (
+                admission.shed
+                and data.startswith(b"ACK ")
+                and SHED_TAG in data  # most ACKs are not: no need to read their To
+                and is_ack_with_tag(data, SHED_TAG)
+            ):
                 return  # the ACK of a stateless refusal: nothing to do
         self.endpoint.on_message(data, source, transport)
 

@@ -247,8 +247,8 @@ async def test_an_answered_call_is_freed_by_reference_counting_alone(who_hangs_u
     # Under load a call lives long enough to reach the collector's oldest generation; a
     # cycle there waits for a full collection, which during a flood took up to 137 ms
     # each and made the engine run late (docs/benchmarks.md). With the collector off,
-    # the answering leg of an ended call must still go. (The calling leg is kept until
-    # its INVITE transaction ends, 32 s on, to ACK a retransmitted 2xx: docs/engine.md.)
+    # both legs of an ended call must still go (the calling leg's INVITE transaction
+    # lives on without it, to ACK a retransmitted 2xx: test_lingering.py).
     async with engine_pair() as (a, b):
         out, inc = await connect(a, b)
         gc.collect()
@@ -259,9 +259,11 @@ async def test_an_answered_call_is_freed_by_reference_counting_alone(who_hangs_u
             await inc.wait_ended(3)
             await asyncio.sleep(0.05)
             gone = weakref.ref(inc)
-            del inc
+            gone_out = weakref.ref(out)
+            del inc, out
             await asyncio.sleep(0)
             assert gone() is None
+            assert gone_out() is None
         finally:
             gc.enable()
 

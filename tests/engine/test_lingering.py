@@ -11,12 +11,13 @@ from __future__ import annotations
 import asyncio
 import gc
 import socket
+import weakref
 
 import pytest
 
-from voxgate.engine import Engine, EngineConfig, InboundLeg
+from voxgate.engine import Engine, EngineConfig, InboundLeg, Trunk
 from voxgate.engine.endpoint import ServerTxn
-from voxgate.sip.message import SipResponse, parse_message
+from voxgate.sip.message import SipRequest, SipResponse, parse_message
 from voxgate.sip.transaction import Timers
 
 pytestmark = pytest.mark.timeout(30)
@@ -128,3 +129,73 @@ async def test_lingering_ends_with_the_transactions_last_timer() -> None:
             assert not engine.endpoint._server  # gone with Timer J
         finally:
             caller.sock.close()
+
+
+class Callee:
+    """A raw UDP peer that answers one INVITE itself."""
+
+    def __init__(self) -> None:
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.setblocking(False)
+        self.port = self.sock.getsockname()[1]
+        self.engine: tuple[str, int] = ("127.0.0.1", 0)
+
+    async def request(self, method: str) -> tuple[SipRequest, bytes]:
+        loop = asyncio.get_running_loop()
+        while True:
+            data, self.engine = await asyncio.wait_for(loop.sock_recvfrom(self.sock, 65536), 2)
+            msg = parse_message(data)
+            if isinstance(msg, SipRequest) and msg.method == method:
+                return msg, data
+
+    async def send(self, data: bytes) -> None:
+        await asyncio.get_running_loop().sock_sendto(self.sock, data, self.engine)
+
+    def ok(self, request: SipRequest, body: str = "") -> bytes:
+        head = [
+            "SIP/2.0 200 OK",
+            *(f"Via: {via}" for via in request.headers.get_all("via")),
+            f"From: {request.headers.get('from')}",
+            f"To: {request.headers.get('to')}"
+            + (";tag=callee1" if request.method == "INVITE" else ""),
+            f"Call-ID: {request.call_id}",
+            f"CSeq: {request.cseq.number} {request.method}",
+            f"Contact: <sip:callee@127.0.0.1:{self.port}>",
+        ]
+        if body:
+            head.append("Content-Type: application/sdp")
+        head.append(f"Content-Length: {len(body)}")
+        return ("\r\n".join(head) + "\r\n\r\n" + body).encode()
+
+
+async def test_an_ended_outbound_call_is_freed_and_a_retransmitted_2xx_still_acked() -> None:
+    # the INVITE transaction outlives the call by up to 32 s (RFC 6026); the leg does not
+    callee = Callee()
+    async with Engine(EngineConfig(transports=("udp",))) as engine:
+        try:
+            leg = await engine.dial("100", trunk=Trunk("127.0.0.1", callee.port), ring_timeout=5)
+            invite, _ = await callee.request("INVITE")
+            ok = callee.ok(invite, SDP.format(port=callee.port + 2))
+            await callee.send(ok)
+            _, ack = await callee.request("ACK")
+            assert await leg.wait_answered(2)
+            await leg.hangup()
+            bye, _ = await callee.request("BYE")
+            await callee.send(callee.ok(bye))
+            await leg.wait_ended(2)
+            await asyncio.sleep(0.05)
+            gc.collect()
+            gc.disable()
+            try:
+                gone = weakref.ref(leg)
+                del leg
+                await asyncio.sleep(0)
+                assert gone() is None
+            finally:
+                gc.enable()
+            await callee.send(ok)  # our ACK was lost, as far as the callee knows
+            _, again = await callee.request("ACK")
+            assert again == ack
+        finally:
+            callee.sock.close()

@@ -387,6 +387,10 @@ class Leg:
             self._session_id = sent if sent is not None else abs(hash(self.call_id)) % 10**9
         return self._session_id
 
+    def detach(self) -> None:
+        """Ended and forgotten: let go of what would keep the leg alive (an outbound leg's
+        INVITE transaction, see ``uac``)."""
+
     def server_txns(self) -> list[ServerTxn]:
         """The INVITE transactions this leg answered (the initial one, the last re-INVITE)."""
         return [t for t in (self.invite_txn, self._reinvite_txn) if t is not None]

@@ -626,6 +626,7 @@ class Engine:
         # longer report to the leg, so the leg's objects are freed now
         for txn in leg.server_txns():
             txn.on_event = None
+        leg.detach()
         # keep tracing the tail (BYE answer, retransmissions) for a while; the queue holds
         # the call id only, in a plain tuple (the collector does not walk it)
         self._trace_tails.append((self.loop.time() + TRACE_TAIL, leg.call_id))
@@ -657,9 +658,12 @@ class Engine:
         self.endpoint.send_request(request, transport=leg.transport, addr=addr, on_event=on_event)
 
     def send_ack(self, leg: Leg, ack: SipRequest) -> None:
+        self.endpoint.send_stateless(ack, leg.transport, self.ack_addr(leg))
+
+    def ack_addr(self, leg: Leg) -> Addr:
+        """Where the ACK of a 2xx to the leg's INVITE goes."""
         assert leg.dialog is not None
-        addr = leg.flow or self._dialog_addr(leg.dialog, leg.peer)
-        self.endpoint.send_stateless(ack, leg.transport, addr)
+        return leg.flow or self._dialog_addr(leg.dialog, leg.peer)
 
     def send_in(
         self, dialog: Dialog, transport: SipTransport, request: SipRequest, fallback: Addr

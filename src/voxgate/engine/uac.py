@@ -28,6 +28,8 @@ from voxgate.sip.uri import SipURI, parse_uri
 
 if TYPE_CHECKING:
     from voxgate.engine.endpoint import ClientTxn
+    from voxgate.engine.engine import Engine
+    from voxgate.engine.transport import Addr, SipTransport
 
 log = logging.getLogger(__name__)
 
@@ -191,17 +193,21 @@ class OutboundLeg(Leg):
         self._set_answered(media)
 
     def _end_fork(self, response: SipResponse) -> None:
-        """Another fork answered too (RFC 3261 §13.2.2.4): ACK its 2xx, then BYE it."""
-        try:
-            fork = Dialog.from_uac(self.invite, response)
-        except RemoteProtocolError:
+        end_fork(self.engine, self.invite, self.transport, self.peer, response)
+
+    def detach(self) -> None:
+        """Ended: the INVITE transaction lives on (up to 32 s after a 2xx, RFC 6026) to
+        ACK a retransmitted 2xx, without the leg, so the leg's objects are freed now."""
+        self._cancel_ring_timer()
+        txn = self._txn
+        if txn is None:
             return
-        via = self.engine.via(self.transport)
-        self.engine.send_ack_in(
-            fork, self.transport, fork.create_ack(self.invite.cseq.number, via=via), self.peer
+        remote_tag = self.dialog.remote_tag if self.dialog is not None else None
+        ack_addr = self.engine.ack_addr(self) if self._ack is not None else self.peer
+        txn.on_event = _AfterEnd(
+            self.engine, self.invite, self.transport, self.peer, remote_tag, self._ack, ack_addr
         )
-        bye = fork.create_request("BYE", via=self.engine.via(self.transport))
-        self.engine.send_in(fork, self.transport, bye, self.peer)
+        self._txn = None
 
     def _failure(self, response: SipResponse) -> None:
         status = response.status
@@ -272,3 +278,51 @@ class OutboundLeg(Leg):
 
 def _ignore(event: Event) -> None:
     pass
+
+
+def end_fork(
+    engine: Engine, invite: SipRequest, transport: SipTransport, peer: Addr, response: SipResponse
+) -> None:
+    """Another fork answered too (RFC 3261 §13.2.2.4): ACK its 2xx, then BYE it."""
+    try:
+        fork = Dialog.from_uac(invite, response)
+    except RemoteProtocolError:
+        return
+    via = engine.via(transport)
+    engine.send_ack_in(fork, transport, fork.create_ack(invite.cseq.number, via=via), peer)
+    engine.send_in(fork, transport, fork.create_request("BYE", via=engine.via(transport)), peer)
+
+
+class _AfterEnd:
+    """What an ended outbound leg leaves on its INVITE transaction: a retransmitted 2xx
+    of its dialog gets the same ACK again, a 2xx of any other (a fork, or one that came
+    after the leg gave up) is ACKed and ended with BYE."""
+
+    __slots__ = ("ack", "ack_addr", "engine", "invite", "peer", "remote_tag", "transport")
+
+    def __init__(
+        self,
+        engine: Engine,
+        invite: SipRequest,
+        transport: SipTransport,
+        peer: Addr,
+        remote_tag: str | None,
+        ack: SipRequest | None,
+        ack_addr: Addr,
+    ) -> None:
+        self.engine = engine
+        self.invite = invite
+        self.transport = transport
+        self.peer = peer
+        self.remote_tag = remote_tag
+        self.ack = ack
+        self.ack_addr = ack_addr
+
+    def __call__(self, event: Event) -> None:
+        if not isinstance(event, ResponseReceived) or not 200 <= event.response.status < 300:
+            return
+        response = event.response
+        if self.ack is not None and response.to.tag == self.remote_tag:
+            self.engine.endpoint.send_stateless(self.ack, self.transport, self.ack_addr)
+        else:
+            end_fork(self.engine, self.invite, self.transport, self.peer, response)

@@ -88,7 +88,8 @@ class Admission:
         )
 
     def count(self, now: float) -> None:
-        """A new call started (admitted by ``full`` saying no, or by ``admit``)."""
+        """A new call started after ``full`` said no: it takes one of the window's calls
+        (``admit`` counts the calls it lets through itself)."""
         if not self.enabled:
             return
         if now >= self.window_start + WINDOW:

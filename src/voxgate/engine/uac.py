@@ -293,30 +293,19 @@ def end_fork(
     engine.send_in(fork, transport, fork.create_request("BYE", via=engine.via(transport)), peer)
 
 
+@dataclass(slots=True, eq=False)
 class _AfterEnd:
     """What an ended outbound leg leaves on its INVITE transaction: a retransmitted 2xx
     of its dialog gets the same ACK again, a 2xx of any other (a fork, or one that came
     after the leg gave up) is ACKed and ended with BYE."""
 
-    __slots__ = ("ack", "ack_addr", "engine", "invite", "peer", "remote_tag", "transport")
-
-    def __init__(
-        self,
-        engine: Engine,
-        invite: SipRequest,
-        transport: SipTransport,
-        peer: Addr,
-        remote_tag: str | None,
-        ack: SipRequest | None,
-        ack_addr: Addr,
-    ) -> None:
-        self.engine = engine
-        self.invite = invite
-        self.transport = transport
-        self.peer = peer
-        self.remote_tag = remote_tag
-        self.ack = ack
-        self.ack_addr = ack_addr
+    engine: Engine
+    invite: SipRequest
+    transport: SipTransport
+    peer: Addr
+    remote_tag: str | None
+    ack: SipRequest | None
+    ack_addr: Addr
 
     def __call__(self, event: Event) -> None:
         if not isinstance(event, ResponseReceived) or not 200 <= event.response.status < 300:

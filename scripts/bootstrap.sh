@@ -19,6 +19,16 @@ if [ "$missing" = 1 ]; then
   $SUDO apt-get install -y -qq "${APT_PACKAGES[@]}" >/dev/null
 fi
 
+# the SIP socket's receive queue (4 MiB, see docs/engine.md "Overload"): a process that is
+# not root gets no more than net.core.rmem_max
+RMEM=4194304
+rmem_max="$(cat /proc/sys/net/core/rmem_max 2>/dev/null || echo "$RMEM")"
+if [ "$(id -u)" != 0 ] && [ "$rmem_max" -lt "$RMEM" ]; then
+  echo "bootstrap: raising net.core.rmem_max from $rmem_max to $RMEM" >&2
+  sudo sysctl -q -w "net.core.rmem_max=$RMEM" ||
+    echo "bootstrap: could not raise net.core.rmem_max: SIP bursts may be dropped" >&2
+fi
+
 PY="${VOXGATE_PYTHON:-}"
 if [ -z "$PY" ]; then
   for cand in python3.11 python3.12 python3; do

@@ -25,7 +25,7 @@ RMEM=4194304
 rmem_max="$(cat /proc/sys/net/core/rmem_max 2>/dev/null || echo "$RMEM")"
 if [ "$(id -u)" != 0 ] && [ "$rmem_max" -lt "$RMEM" ]; then
   echo "bootstrap: raising net.core.rmem_max from $rmem_max to $RMEM" >&2
-  sudo sysctl -q -w "net.core.rmem_max=$RMEM" ||
+  sudo -n sysctl -q -w "net.core.rmem_max=$RMEM" ||
     echo "bootstrap: could not raise net.core.rmem_max: SIP bursts may be dropped" >&2
 fi
 

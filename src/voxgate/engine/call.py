@@ -388,8 +388,11 @@ class Leg:
         return self._session_id
 
     def detach(self) -> None:
-        """Ended and forgotten: let go of what would keep the leg alive (an outbound leg's
-        INVITE transaction, see ``uac``)."""
+        """Ended and forgotten: its INVITE transactions live on to absorb retransmissions
+        (up to 32 s) but no longer report to the leg, so the leg's objects are freed now
+        (an outbound leg also leaves its INVITE client transaction, see ``uac``)."""
+        for txn in self.server_txns():
+            txn.on_event = None
 
     def server_txns(self) -> list[ServerTxn]:
         """The INVITE transactions this leg answered (the initial one, the last re-INVITE)."""

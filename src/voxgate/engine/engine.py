@@ -622,10 +622,6 @@ class Engine:
         self._legs.pop(leg.call_id, None)
         if leg.invite_txn is not None:
             self._by_invite.pop(leg.invite_txn, None)
-        # its INVITE transactions live on to absorb retransmissions (up to 32 s): they no
-        # longer report to the leg, so the leg's objects are freed now
-        for txn in leg.server_txns():
-            txn.on_event = None
         leg.detach()
         # keep tracing the tail (BYE answer, retransmissions) for a while; the queue holds
         # the call id only, in a plain tuple (the collector does not walk it)

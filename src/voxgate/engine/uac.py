@@ -198,6 +198,7 @@ class OutboundLeg(Leg):
     def detach(self) -> None:
         """Ended: the INVITE transaction lives on (up to 32 s after a 2xx, RFC 6026) to
         ACK a retransmitted 2xx, without the leg, so the leg's objects are freed now."""
+        super().detach()
         self._cancel_ring_timer()
         txn = self._txn
         if txn is None:

@@ -112,8 +112,13 @@ class NewInvite:
 
 
 # where each header a refusal copies goes, under its full and compact names
-_SLOTS = {b"via": 0, b"v": 0, b"from": 1, b"f": 1, b"to": 2, b"t": 2}
-_SLOTS |= {b"call-id": 3, b"i": 3, b"cseq": 4}
+_SLOTS = {
+    **dict.fromkeys((b"via", b"v"), 0),
+    **dict.fromkeys((b"from", b"f"), 1),
+    **dict.fromkeys(_TO, 2),
+    **dict.fromkeys(_CALL_ID, 3),
+    b"cseq": 4,
+}
 
 
 def new_invite(data: bytes) -> NewInvite | None:

@@ -1,222 +1,189 @@
-"""Admission of new calls by delay: free while the engine keeps up, AIMD once it falls behind."""
+"""Admission of new calls by delay: an INVITE that waited too long is refused, and "too
+long" is shorter once the CPU is saturated."""
 
 from __future__ import annotations
 
 import asyncio
-import math
-
-import pytest
+import time
 
 from tests.engine.test_lingering import SDP, Caller
-from voxgate.engine import AtCapacity, Engine, EngineConfig
-from voxgate.engine.overload import BUSY, CALM, FLOOR, WINDOW, Admission
+from voxgate.engine import AtCapacity, Engine, EngineConfig, InboundLeg
+from voxgate.engine.overload import SATURATED, WINDOW, Admission
 from voxgate.engine.testing import engine_pair
 
-TARGET = 0.05
+TARGET = 0.1
+SATURATED_TARGET = 0.01
 
 
 def idle_cpu() -> float:
-    """A process clock that never moves: the engine uses no CPU (the limit may grow)."""
+    """A process clock that never moves: the engine uses no CPU."""
     return 0.0
 
 
-def run_window(admission: Admission, start: float, offered: int, delay: float) -> int:
-    """Offer ``offered`` calls in the window starting at ``start``; the engine runs
-    ``delay`` late throughout. Returns how many were admitted."""
+class Cpu:
+    """A process clock the test moves: ``spend(share)`` uses that share of a window."""
+
+    def __init__(self) -> None:
+        self.t = 0.0
+
+    def __call__(self) -> float:
+        return self.t
+
+    def spend(self, share: float) -> None:
+        self.t += share * WINDOW
+
+
+def run_window(admission: Admission, start: float, offered: int, waited: float) -> int:
+    """Offer ``offered`` INVITEs, each having waited ``waited``, in the window starting at
+    ``start``. Returns how many were admitted."""
     admitted = 0
     for i in range(offered):
         now = start + i * WINDOW / (offered + 1)
-        admission.observe(now, delay)
-        if admission.admit(now):
+        admission.observe(now, waited)
+        if not admission.full(now, waited):
             admitted += 1
     return admitted
 
 
 def test_while_the_engine_keeps_up_every_call_is_admitted() -> None:
-    admission = Admission(TARGET, cpu_clock=idle_cpu)
+    admission = Admission(TARGET, SATURATED_TARGET, cpu_clock=idle_cpu)
     for w in range(50):
         assert run_window(admission, w * WINDOW, 300, 0.001) == 300
-    assert admission.limit is None
+    assert admission.allowed == TARGET
 
 
-def test_an_invite_that_waited_too_long_is_refused_even_when_calm() -> None:
-    admission = Admission(TARGET, cpu_clock=idle_cpu)
-    assert not admission.admit(0.0, waited=TARGET * 2)
-    assert admission.admit(0.0, waited=TARGET / 2)
+def test_an_invite_that_waited_longer_than_the_target_is_refused() -> None:
+    admission = Admission(TARGET, SATURATED_TARGET, cpu_clock=idle_cpu)
+    assert run_window(admission, 0.0, 100, TARGET * 1.01) == 0
+    # with CPU to spare a delay short of the target costs no call: a burst, a collection
+    assert run_window(admission, WINDOW, 100, TARGET * 0.9) == 100
 
 
-def test_falling_behind_cuts_the_rate_and_keeping_up_raises_it_again() -> None:
-    admission = Admission(TARGET, cpu_clock=idle_cpu)
-    assert run_window(admission, 0.0, 100, 0.0) == 100
-    admission.observe(0.099, 0.2)  # the window ends late
-    # very late (4 x the target): the next window gets half of what the late one admitted
-    assert run_window(admission, WINDOW, 100, 0.2) == 50
-    assert run_window(admission, 2 * WINDOW, 100, 0.2) == 25
-    limits = []
-    t = 3 * WINDOW
-    for _ in range(10):  # caught up: the allowance grows again, by a tenth a window
-        run_window(admission, t, 100, 0.0)
-        limits.append(admission.limit)
-        t += WINDOW
-    assert limits == sorted(limits) and limits[0] is not None and limits[-1] is not None
-    assert limits[0] < limits[-1]
-    # long enough without delay or calls held back: no limit at all
-    for _ in range(CALM + 1):
-        run_window(admission, t, 10, 0.0)
-        t += WINDOW
-    assert admission.limit is None
+def test_once_the_cpu_is_saturated_an_invite_may_wait_only_the_saturated_target() -> None:
+    cpu = Cpu()
+    admission = Admission(TARGET, SATURATED_TARGET, cpu_clock=cpu)
+    waited = SATURATED_TARGET * 3  # short of the target, past the saturated one
+    assert run_window(admission, 0.0, 100, waited) == 100
+    cpu.spend(SATURATED)  # that window was spent on the CPU
+    assert run_window(admission, WINDOW, 100, waited) == 0
+    assert admission.saturated and admission.allowed == SATURATED_TARGET
+    cpu.spend(1.0)
+    # the ones that waited less are taken: a saturated engine still serves
+    assert run_window(admission, 2 * WINDOW, 100, SATURATED_TARGET / 2) == 100
+    cpu.spend(SATURATED - 0.05)  # room again: the target rules again
+    assert run_window(admission, 3 * WINDOW, 100, waited) == 100
+    assert not admission.saturated and admission.allowed == TARGET
 
 
-def test_slightly_late_costs_a_tenth_and_the_cut_follows_the_delay() -> None:
-    admission = Admission(TARGET, cpu_clock=idle_cpu)
-    run_window(admission, 0.0, 100, 0.0)
-    admission.observe(0.099, TARGET * 1.05)
-    assert run_window(admission, WINDOW, 100, TARGET * 1.6) == 90
-    assert run_window(admission, 2 * WINDOW, 100, 0.0) == math.ceil(90 / 1.6)
+def test_the_saturated_target_never_lengthens_the_wait() -> None:
+    cpu = Cpu()
+    admission = Admission(TARGET, TARGET * 2, cpu_clock=cpu)
+    run_window(admission, 0.0, 10, 0.0)
+    cpu.spend(1.0)
+    run_window(admission, WINDOW, 10, 0.0)
+    assert admission.saturated and admission.allowed == TARGET
+    assert Admission(TARGET, 0.0, busy=1.0).allowed == TARGET  # 0: no saturated target
 
 
-def test_the_first_window_to_run_late_stops_admitting_at_once() -> None:
-    admission = Admission(TARGET, cpu_clock=idle_cpu)
-    assert run_window(admission, 0.0, 50, 0.0) == 50
-    assert run_window(admission, WINDOW, 100, 0.2) == FLOOR  # a surge is not let in whole
-    assert admission.limit is None
-    # then the limit rules, cut from the rate that ran the engine late: the window before
-    # (the late one stopped early), very late (4 x the target) so halved
-    assert run_window(admission, 2 * WINDOW, 100, 0.2) == 25
+def test_our_own_calls_wait_while_this_window_or_the_last_ran_late() -> None:
+    admission = Admission(TARGET, SATURATED_TARGET, cpu_clock=idle_cpu)
+    assert admission.admit(0.0)
+    admission.observe(0.01, TARGET * 2)  # a timer ran 200 ms late
+    assert not admission.admit(0.02)
+    assert not admission.admit(WINDOW + 0.01)  # the window after: the last one was late
+    admission.observe(2 * WINDOW + 0.01, 0.0)
+    assert admission.admit(2 * WINDOW + 0.02)
+    # a stretch with nothing observed is no delay
+    admission.observe(3 * WINDOW, TARGET * 2)
+    assert admission.admit(10.0)
 
 
-def test_with_cpu_to_spare_the_limit_climbs_fast() -> None:
-    admission = Admission(TARGET, cpu_clock=idle_cpu)
-    run_window(admission, 0.0, 200, 0.2)  # late from the start: the floor
-    t = WINDOW
-    for _ in range(15):
-        run_window(admission, t, 200, 0.0)
-        t += WINDOW
-    # a third more a window: from 2 to about 90 in 15 windows (a tenth: about 25)
-    assert admission.limit is not None and admission.limit > 80
-
-
-def test_the_limit_is_not_raised_while_the_cpu_is_nearly_all_used() -> None:
-    clock = {"t": 0.0}
-    busy = Admission(TARGET, cpu_clock=lambda: clock["t"])  # all of every window on the CPU
-    run_window(busy, 0.0, 100, 0.0)
-    busy.observe(0.099, 0.2)
-    t = WINDOW
-    limits = []
-    for _ in range(10):
-        clock["t"] = t
-        run_window(busy, t, 100, 0.0)
-        limits.append(busy.limit)
-        t += WINDOW
-    assert limits[1:] == [limits[1]] * 9  # held, not raised: more calls would run late
-    idle = Admission(TARGET, cpu_clock=idle_cpu)
-    run_window(idle, 0.0, 100, 0.0)
-    idle.observe(0.099, 0.2)
-    for w in range(1, 11):
-        run_window(idle, w * WINDOW, 100, 0.0)
-    assert idle.limit is not None and idle.limit > limits[-1]  # the same, with CPU to spare
-
-
-def test_the_limit_climbs_towards_the_cpu_share_it_aims_for() -> None:
-    share = {"busy": 0.75}
-    cpu = {"t": 0.0}
-
-    def clock() -> float:
-        return cpu["t"]
-
-    admission = Admission(TARGET, cpu_clock=clock)
-    run_window(admission, 0.0, 100, 0.0)
-    admission.observe(0.099, 0.2)  # late: the next window's limit is 50
-    t = WINDOW
-    limits = []
-    for _ in range(3):
-        run_window(admission, t, 500, 0.0)
-        cpu["t"] += share["busy"] * WINDOW  # the window's share of CPU
-        limits.append(admission.limit)
-        t += WINDOW
-    # 75 % busy against the 90 % aimed for: a fifth more each window
-    assert limits[0] == 50
-    assert limits[1:] == pytest.approx([60, 72])
-    share["busy"] = BUSY + 0.05  # past the aim: held (after the last window at 75 %)
-    for _ in range(3):
-        run_window(admission, t, 500, 0.0)
-        cpu["t"] += share["busy"] * WINDOW
-        t += WINDOW
-    assert admission.limit == pytest.approx(72 * 1.2)
-
-
-def test_the_limit_is_kept_while_it_holds_calls_back() -> None:
-    admission = Admission(TARGET, cpu_clock=lambda: 10.0 * admission.window_start)
-    run_window(admission, 0.0, 100, 0.0)
-    admission.observe(0.099, 0.2)
-    t = WINDOW
-    for _ in range(3 * CALM):  # no delay, but a flood the limit keeps refusing
-        run_window(admission, t, 500, 0.0)
-        t += WINDOW
-    assert admission.limit is not None
-
-
-def test_however_late_a_trickle_still_gets_through() -> None:
-    admission = Admission(TARGET, cpu_clock=idle_cpu)
-    t = 0.0
-    for _ in range(30):
-        run_window(admission, t, 50, 0.2)
-        t += WINDOW
-    assert admission.limit == FLOOR
-    assert run_window(admission, t, 50, 0.0) == FLOOR
-
-
-def test_an_idle_stretch_counts_as_calm() -> None:
-    admission = Admission(TARGET, cpu_clock=idle_cpu)
-    run_window(admission, 0.0, 50, 0.2)
-    run_window(admission, WINDOW, 50, 0.2)
-    assert admission.limit is not None
-    # nothing for ten seconds, then a burst: admitted in full
-    assert run_window(admission, 10.0, 200, 0.0) == 200
+def test_saturated_and_late_by_more_than_the_saturated_target_places_no_call() -> None:
+    cpu = Cpu()
+    admission = Admission(TARGET, SATURATED_TARGET, cpu_clock=cpu)
+    run_window(admission, 0.0, 10, 0.0)
+    cpu.spend(1.0)
+    admission.observe(WINDOW, SATURATED_TARGET * 2)
+    assert not admission.admit(WINDOW + 0.01)
+    admission.busy = 0.5
+    assert admission.admit(WINDOW + 0.02)
 
 
 def test_disabled_admits_everything() -> None:
-    admission = Admission(0.0)
-    assert all(admission.admit(0.0, waited=5.0) for _ in range(1000))
+    admission = Admission(0.0, SATURATED_TARGET, busy=1.0)
+    admission.observe(0.0, 5.0)
+    assert not any(admission.full(0.0, waited=5.0) for _ in range(1000))
+    assert admission.admit(0.0)
 
 
-def _fall_behind(engine: Engine) -> None:
-    """Make the engine's admission see a late window now (as a busy loop would)."""
-    engine.admission.window_start = engine.loop.time()
-    engine.admission.observe(engine.loop.time(), 1.0)
-    engine.admission.window_start -= 2 * WINDOW
+def _hold(engine: Engine, *, busy: float, worst: float = 0.0) -> None:
+    """Fix what the engine's admission knows for the rest of the test: the last window's
+    CPU share and this window's worst delay."""
+    admission = engine.admission
+    admission.window_start = engine.loop.time() + 1000  # one window for the whole test
+    admission.busy = busy
+    admission.worst = worst
+
+
+async def test_an_invite_that_waited_in_the_socket_too_long_gets_a_stateless_503() -> None:
+    async with Engine(EngineConfig(accept_any_source=True)) as engine:
+
+        async def answer(leg: InboundLeg) -> None:
+            await leg.answer()
+
+        server = asyncio.create_task(engine.serve_incoming(answer))
+        caller = Caller(engine.port())
+
+        def invite(call: str) -> bytes:
+            raw = caller.request("INVITE", call, 1, SDP.format(port=caller.port + 2))
+            return raw.replace(b"Call-ID: linger-1", b"Call-ID: " + call.encode())
+
+        def held(data: bytes, seconds: float) -> None:
+            """Send while the engine's loop is held: the INVITE waits in its socket."""
+            caller.sock.sendto(data, caller.target)
+            time.sleep(seconds)
+
+        try:
+            _hold(engine, busy=0.0)
+            held(invite("late"), 0.15)  # past shed_delay (100 ms)
+            refusal = await caller.final()
+            assert refusal.status == 503 and refusal.headers.get("Retry-After") == "5"
+            assert (refusal.to.tag or "").startswith("vxshed")
+            assert engine.shed_invites == engine.admission.shed == 1
+            held(invite("burst"), 0.04)  # CPU to spare: a 40 ms wait costs no call
+            assert (await caller.final()).status == 200
+            _hold(engine, busy=1.0)  # saturated: shed_delay_saturated (10 ms) rules
+            held(invite("saturated"), 0.04)
+            assert (await caller.final()).status == 503
+            assert engine.shed_invites == 2
+        finally:
+            server.cancel()
+            caller.sock.close()
 
 
 async def test_an_engine_running_behind_refuses_invites_statelessly_and_places_no_calls() -> None:
     async with engine_pair() as (a, b):
-        a.admission.target = 0.0  # the caller admits whatever it is asked, however loaded
-        _fall_behind(b)
-        # ten calls at once, in one window: a trickle gets through, the rest are refused
-        dials = (a.dial("100", trunk=b.trunk_to_me(), ring_timeout=5) for _ in range(10))
-        legs = await asyncio.gather(*dials)
-        await asyncio.sleep(1.0)
-        refused = [leg for leg in legs if leg.ended]
-        assert 1 <= len(refused) <= 10 - FLOOR
-        for leg in refused:
-            hangup = await leg.wait_ended(1)
+        a.admission.target = 0.0  # the caller places whatever it is asked, however loaded
+        b.admission.target = 1e-6  # no INVITE is read that fast: b refuses them all
+        legs = await asyncio.gather(
+            *(a.dial("100", trunk=b.trunk_to_me(), ring_timeout=5) for _ in range(10))
+        )
+        for leg in legs:
+            hangup = await leg.wait_ended(2)
             assert (hangup.sip_status, hangup.side) == (503, "remote")
             assert "Retry-After: 5" in leg.trace.render()
             assert ";tag=vxshed" in leg.trace.render()  # the stateless refusal
-        assert b.shed_invites == b.admission.shed == len(refused)
-        a.admission.target = TARGET
-        _fall_behind(a)
+        assert b.shed_invites == b.admission.shed == 10
+        a.admission.target = 0.1
+        _hold(a, busy=0.0, worst=0.2)  # a runs 200 ms late: dispatcher work waits
         tries = (a.dial("200", trunk=b.trunk_to_me()) for _ in range(10))
         results = await asyncio.gather(*tries, return_exceptions=True)
-        refusals = [r for r in results if isinstance(r, AtCapacity)]
-        assert len(refusals) >= 10 - FLOOR
-        assert all(r.behind and "running behind" in str(r) for r in refusals)
+        assert all(isinstance(r, AtCapacity) and r.behind for r in results), results
+        assert "running behind" in str(results[0])
 
 
-async def test_a_call_is_counted_once_and_a_refused_invite_is_refused_alike_again() -> None:
+async def test_a_refused_invite_is_refused_alike_again_and_an_admitted_one_never() -> None:
     async with Engine(EngineConfig(accept_any_source=True)) as engine:
-        admission = engine.admission
-        admission.window_start = engine.loop.time() + 1000  # one window for the whole test
-        admission.limit = 2
         caller = Caller(engine.port())
         try:
 
@@ -226,11 +193,13 @@ async def test_a_call_is_counted_once_and_a_refused_invite_is_refused_alike_agai
                 return raw.replace(b"Call-ID: linger-1", b"Call-ID: " + call.encode())
 
             first = invite("one")
-            for _ in range(3):  # sent again and again: one call
-                await caller.send(first)
-            await caller.send(invite("two"))
+            await caller.send(first)
             await asyncio.sleep(0.2)
-            assert admission.admitted == 2 and admission.refused == 0
+            assert engine.shed_invites == 0
+            engine.admission.target = 1e-6  # from now on every new INVITE waited too long
+            await caller.send(first)  # a retransmission of an admitted INVITE: its call's
+            await asyncio.sleep(0.2)
+            assert engine.shed_invites == 0
             third = invite("three")
             await caller.send(third)
             refusal = await caller.final()
@@ -238,6 +207,6 @@ async def test_a_call_is_counted_once_and_a_refused_invite_is_refused_alike_agai
             again = await caller.final()
             assert refusal.status == again.status == 503
             assert refusal.to.tag == again.to.tag and (refusal.to.tag or "").startswith("vxshed")
-            assert admission.admitted == 2 and engine.shed_invites == 2
+            assert engine.shed_invites == 2
         finally:
             caller.sock.close()

@@ -76,11 +76,13 @@ class EngineConfig:
     # 503 + Retry-After and dial() raises AtCapacity, so overload is shed, not queued
     max_calls: int = 1000
     retry_after: int = 5  # seconds, in the Retry-After of a 503
-    # overload by load (see engine.overload): the delay, in seconds, that SIP datagrams
-    # and timers may run late before new calls are admitted at a reduced rate; a new UDP
-    # INVITE past it gets a stateless 503 + Retry-After and dial() raises AtCapacity.
-    # 0 disables.
+    # overload by load (see engine.overload): the seconds a new UDP INVITE may have waited
+    # in the socket's queue, and the engine may run late, before new calls are refused (a
+    # stateless 503 + Retry-After; dial() raises AtCapacity). 0 disables.
     shed_delay: float = 0.1
+    # the same while the CPU is saturated (90 % of the last 100 ms used), when a shorter
+    # queue lets the engine complete more calls
+    shed_delay_saturated: float = 0.01
     timers: Timers = DEFAULT_TIMERS
     user_agent: str = "voxgate"
     # registrar (used once Engine.extension_password is set)
@@ -146,7 +148,7 @@ class Engine:
         self._incoming: asyncio.Queue[InboundLeg] | None = None
         self.rejected_sources = 0
         self.shed_invites = 0  # INVITEs refused with 503 because the engine was full
-        self.admission = Admission(self.config.shed_delay)
+        self.admission = Admission(self.config.shed_delay, self.config.shed_delay_saturated)
         self._lag_probe: Deadline | None = None
         self.router: WorkerRouter | None = None
         self._admitting: set[str] = set()  # Call-IDs of INVITEs admitted, legs not yet made
@@ -423,8 +425,8 @@ class Engine:
             now = self.loop.time()
             admission.observe(now, waited)
             if data.startswith(b"INVITE "):
-                # read quickly only when it would be refused: an INVITE let through is
-                # counted once it becomes a call (a retransmission never does)
+                # read quickly only when it waited too long; a retransmission of an
+                # INVITE already let through belongs to its call and is never refused
                 invite = new_invite(data) if admission.full(now, waited) else None
                 if invite is not None and not self._knows(invite.call_id):
                     refusal = invite.refusal(
@@ -435,7 +437,6 @@ class Engine:
                     if refusal is not None:
                         self.shed_invites += 1
                         admission.shed += 1
-                        admission.refused += 1
                         transport.send(*refusal)
                         return
             elif (
@@ -562,7 +563,6 @@ class Engine:
             retry = [("Retry-After", str(self.config.retry_after))]
             txn.respond(make_response(request, 503, to_tag=generate_tag(), headers=retry))
             return
-        self.admission.count(self.loop.time())
         self._admitting.add(request.call_id)
         self._spawn(self._accept(request, txn, offer))
 

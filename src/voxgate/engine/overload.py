@@ -1,4 +1,4 @@
-"""How many new calls the engine takes on: admission by how far behind it runs.
+"""Which new calls the engine takes on: admission by how long a call's INVITE waited.
 
 Two measurements say how far behind the engine is. Every SIP datagram carries the
 kernel's receive time (``SO_TIMESTAMPNS``), so the transport knows how long it waited
@@ -6,21 +6,24 @@ before the engine read it: the queueing delay a peer sees. A probe on the timer 
 measures how late the event loop runs timers, which covers a loop busy with media and no
 SIP traffic.
 
-New calls (INVITEs from peers and ``dial``) are admitted freely while the engine keeps
-up. Once a window of 100 ms sees a delay past the target, admission follows the
-measurements, additive-increase / multiplicative-decrease. The first window to run late
-admits nothing more once it does; the limit starts from what the window before it
-admitted (the rate that ran the engine late), cut like any late window's. Each window
-whose worst delay passed the target cuts the next window's allowance in proportion
-(target / worst delay, at least a tenth, at most half). Each window that used its whole
-allowance without delay raises it towards the share of the CPU aimed for (90 %): by
-aim / share used - 1, at most by 0.3, not at all past the aim (a call's work outlasts
-the window that admitted it, so delay would follow). Two seconds without delay and
-without calls held back lift the limit. An INVITE past the allowance, or one that itself
-waited longer than the target, is refused at once with a stateless 503, which costs a
-small fraction of a call. So the queue stays short, the calls already admitted keep
-getting timely answers (no retransmission storm), and the engine completes about as
-many calls as it can.
+A new INVITE from a peer is refused at once, with a stateless 503, when it waited longer
+than the engine allows now:
+
+- ``target`` (``EngineConfig.shed_delay``, 100 ms) while the CPU has room: a burst, a
+  full collection or a media tick for a thousand calls delays a few datagrams without
+  costing a call;
+- ``saturated_target`` (``EngineConfig.shed_delay_saturated``, 10 ms) once the last
+  window of 100 ms spent 90 % of it or more on the CPU (``time.process_time``): the
+  engine is at capacity, and every millisecond a message of an admitted call waits makes
+  that call last longer (its media, its timers), which costs calls per second. The queue
+  stays that short, and the engine stays busy: what waited less is taken.
+
+A call placed by ``dial()`` is refused while the engine runs later than it allows, by the
+worst delay of this window or the last one (datagrams and the timer probe alike).
+
+A refused INVITE costs a small fraction of a call, so refusing the excess keeps the
+calls already admitted answered in time (no retransmission storm) while the engine
+completes about as many calls as at its peak.
 """
 
 from __future__ import annotations
@@ -30,25 +33,16 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 WINDOW = 0.1  # seconds
-# a late window cuts the limit by target/worst, kept within these bounds: slightly late
-# costs a tenth, very late half
-DECREASE_MIN, DECREASE_MAX = 0.5, 0.9
-MAX_INCREASE = 0.3  # the most a window without delay raises the limit by
-FLOOR = 2.0  # calls per window, however loaded: a trickle still gets through
-CALM = 20  # windows without delay that lift the limit
-BUSY = 0.9  # share of a window spent on the CPU that the limit is raised towards
+SATURATED = 0.9  # share of a window spent on the CPU from which the engine is at capacity
 
 
 @dataclass(slots=True)
 class Admission:
-    target: float  # seconds of delay the engine aims to stay under; 0 disables
-    limit: float | None = None  # new calls a window may admit; None: as many as come
+    target: float  # seconds a new call's INVITE may have waited; 0 disables
+    saturated_target: float = 0.0  # the same once the CPU is saturated (0: target)
     window_start: float = 0.0
-    admitted: int = 0  # in the current window
-    previous: int = 0  # admitted in the window before
-    refused: int = 0  # in the current window
     worst: float = 0.0  # worst delay seen in the current window
-    calm: int = 0  # windows in a row without delay past the target
+    last_worst: float = 0.0  # worst delay seen in the window before
     shed: int = 0  # all INVITEs refused by this policy
     cpu_clock: Callable[[], float] = field(default=time.process_time, repr=False)
     cpu_start: float = 0.0  # cpu_clock() when the current window began
@@ -58,6 +52,17 @@ class Admission:
     def enabled(self) -> bool:
         return self.target > 0
 
+    @property
+    def saturated(self) -> bool:
+        return self.busy >= SATURATED
+
+    @property
+    def allowed(self) -> float:
+        """The longest a new call's INVITE may have waited, now."""
+        if self.saturated and 0 < self.saturated_target < self.target:
+            return self.saturated_target
+        return self.target
+
     def observe(self, now: float, delay: float) -> None:
         """Something that should have happened ``delay`` seconds ago happened ``now``."""
         if now >= self.window_start + WINDOW:
@@ -65,69 +70,27 @@ class Admission:
         if delay > self.worst:
             self.worst = delay
 
-    def admit(self, now: float, waited: float = 0.0) -> bool:
-        """Whether one more call may start now (``waited``: how long its INVITE waited);
-        if so, it is counted."""
-        if self.full(now, waited):
-            self.refused += 1
-            return False
-        self.count(now)
-        return True
-
-    def full(self, now: float, waited: float = 0.0) -> bool:
-        """Whether a new call would be refused now; nothing is counted."""
+    def full(self, now: float, waited: float) -> bool:
+        """Whether a new call whose INVITE waited ``waited`` seconds is refused now."""
         if not self.enabled:
             return False
         if now >= self.window_start + WINDOW:
             self._next_window(now)
-        return (
-            waited > self.target
-            or (self.limit is not None and self.admitted >= self.limit)
-            # the first late window: stop at once (no limit to follow yet)
-            or (self.limit is None and self.worst > self.target and self.admitted >= FLOOR)
-        )
+        return waited > self.allowed
 
-    def count(self, now: float) -> None:
-        """A new call started after ``full`` said no: it takes one of the window's calls
-        (``admit`` counts the calls it lets through itself)."""
+    def admit(self, now: float) -> bool:
+        """Whether a call of our own may start now: not while the engine runs late."""
         if not self.enabled:
-            return
+            return True
         if now >= self.window_start + WINDOW:
             self._next_window(now)
-        self.admitted += 1
-
-    @property
-    def behind(self) -> bool:
-        """Running late right now (this window's delays passed the target)."""
-        return self.enabled and self.worst > self.target
+        return max(self.worst, self.last_worst) <= self.allowed
 
     def _next_window(self, now: float) -> None:
-        # windows since the last one began: the ones after it passed idle, hence calm
-        idle = max(0, int((now - self.window_start) / WINDOW) - 1)
-        cpu = self.cpu_clock()
-        if now > self.window_start:
-            self.busy = (cpu - self.cpu_start) / (now - self.window_start)
+        cpu, elapsed = self.cpu_clock(), now - self.window_start
+        self.busy = (cpu - self.cpu_start) / elapsed if elapsed > 0 else 0.0
+        # the window that just ended, unless more passed without anything observed
+        self.last_worst = self.worst if elapsed < 2 * WINDOW else 0.0
         self.cpu_start = cpu
-        if self.worst > self.target:
-            # the first late window stopped admitting early: the one before it shows the
-            # rate that ran the engine late
-            base = self.limit if self.limit is not None else max(self.admitted, self.previous)
-            cut = min(DECREASE_MAX, max(DECREASE_MIN, self.target / self.worst))
-            self.limit = max(FLOOR, base * cut)
-            self.calm = idle
-        elif self.limit is not None and self.refused and self.admitted >= int(self.limit):
-            # the limit held calls back without delay: raise it unless the CPU is nearly
-            # all used already (the delay would follow, a call's work outlasts its
-            # window); it is not calm yet either way
-            if self.busy < BUSY:
-                step = min(MAX_INCREASE, BUSY / max(self.busy, 1e-3) - 1)
-                self.limit += max(1.0, self.limit * step)
-            self.calm = idle
-        else:
-            self.calm += 1 + idle
-        if self.calm >= CALM:
-            self.limit = None
         self.window_start = now
-        self.previous = self.admitted if not idle else 0
-        self.admitted = self.refused = 0
         self.worst = 0.0

@@ -92,6 +92,14 @@ def test_call_id_and_the_ack_of_a_refusal() -> None:
     assert is_ack_with_tag(ack, b"vxshed")
     assert not is_ack_with_tag(ack.replace(b"vxshed", b"other1"), b"vxshed")
     assert not is_ack_with_tag(ack.replace(b"ACK sip", b"BYE sip", 1), b"vxshed")
+    assert is_ack_with_tag(ack.replace(b"\r\nTo: ", b"\r\nt : ", 1), b"vxshed")  # compact
+    assert is_ack_with_tag(ack.replace(b";tag=", b" ; TAG = ", 1), b"vxshed")
+    # a tag inside the URI is not the To tag; a folded To is left to the real parser
+    in_uri = ack.replace(b"<sip:x@127.0.0.1>;tag=vxshed1234", b"<sip:x@h;tag=vxshed1>", 1)
+    assert not is_ack_with_tag(in_uri, b"vxshed")
+    assert not is_ack_with_tag(ack.replace(b">;tag=", b">\r\n ;tag=", 1), b"vxshed")
+    assert not is_ack_with_tag(ack.replace(b"\r\nTo: ", b"\r\nTop: ", 1), b"vxshed")
+    assert not is_ack_with_tag(ack[: ack.index(b"\r\n\r\n")], b"vxshed")  # no header end
 
 
 SEEDS = [p.read_bytes() for p in sorted((FIXTURES / "rfc4475").glob("*.sip"))]

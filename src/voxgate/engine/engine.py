@@ -149,6 +149,7 @@ class Engine:
         self.rejected_sources = 0
         self.shed_invites = 0  # INVITEs refused with 503 because the engine was full
         self.admission = Admission(self.config.shed_delay, self.config.shed_delay_saturated)
+        self._retry_after = ((b"Retry-After", str(self.config.retry_after).encode()),)
         self._lag_probe: Deadline | None = None
         self.router: WorkerRouter | None = None
         self._admitting: set[str] = set()  # Call-IDs of INVITEs admitted, legs not yet made
@@ -432,7 +433,7 @@ class Engine:
                     refusal = invite.refusal(
                         source,
                         tag=SHED_TAG + invite.stateless_tag(),
-                        headers=((b"Retry-After", str(self.config.retry_after).encode()),),
+                        headers=self._retry_after,
                     )
                     if refusal is not None:
                         self.shed_invites += 1

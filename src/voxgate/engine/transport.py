@@ -132,6 +132,7 @@ class UdpTransport:
 
     def _read_ready(self) -> None:
         recvmsg, handle, sock = self._sock.recvmsg, self._on_datagram, self._sock
+        clock, unpack = time.time, _STAMP.unpack_from
         for _ in range(READ_BATCH):
             try:
                 data, ancillary, _flags, addr = recvmsg(MAX_DATAGRAM, _ANCILLARY)
@@ -144,12 +145,13 @@ class UdpTransport:
                 continue
             self.received += 1
             waited = 0.0
-            for level, kind, raw in ancillary:
+            if ancillary:  # the one control message asked for: the receive time
+                level, kind, raw = ancillary[0]
                 if level == socket.SOL_SOCKET and kind == SO_TIMESTAMPNS and len(raw) >= 16:
-                    sec, nsec = _STAMP.unpack_from(raw)
-                    waited = max(0.0, time.time() - sec - nsec * 1e-9)
-            try:
-                handle(data, (str(addr[0]), int(addr[1])), self, waited)
+                    sec, nsec = unpack(raw)
+                    waited = max(0.0, clock() - sec - nsec * 1e-9)
+            try:  # (host, port), also of an IPv6 source (host, port, flow info, scope)
+                handle(data, addr if len(addr) == 2 else addr[:2], self, waited)
             except Exception:  # one bad datagram must not cost the rest of the batch
                 log.exception("error handling a datagram", extra={"action": "sip_input_failed"})
 

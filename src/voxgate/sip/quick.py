@@ -47,16 +47,22 @@ def call_id(data: bytes) -> bytes | None:
     return None if lines is None else (_first(lines, _CALL_ID) or None)
 
 
+# the first To header line (full or compact name) of a header block
+_TO_LINE = re.compile(rb"\r\n(?:to|t)[ \t]*:([^\r\n]*)", re.IGNORECASE)
+
+
 def is_ack_with_tag(data: bytes, tag_prefix: bytes) -> bool:
-    """An ACK whose To tag starts with ``tag_prefix`` (the ACK of a stateless refusal)."""
+    """An ACK whose To tag starts with ``tag_prefix`` (the ACK of a stateless refusal).
+    One search for the To line: this runs for every refusal's ACK under overload."""
     if not data.startswith(b"ACK "):
         return False
-    lines = _header_block(data)
-    to = None if lines is None else _first(lines, _TO)
-    if to is None:
-        return False
-    match = _TAG_PARAM.search(to, to.rfind(b">") + 1)
-    return match is not None and to[match.end() :].lstrip().startswith(tag_prefix)
+    end = data.find(b"\r\n\r\n")
+    match = None if end < 0 else _TO_LINE.search(data, 0, end)
+    if match is None or data[match.end() + 2 : match.end() + 3] in (b" ", b"\t"):
+        return False  # no To, or a folded one: leave it to the real parser
+    to = match.group(1)
+    tag = _TAG_PARAM.search(to, to.rfind(b">") + 1)
+    return tag is not None and to[tag.end() :].lstrip().startswith(tag_prefix)
 
 
 # not frozen: one is built for every INVITE refused, and a frozen one costs a microsecond

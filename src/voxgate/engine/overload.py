@@ -65,8 +65,7 @@ class Admission:
 
     def observe(self, now: float, delay: float) -> None:
         """Something that should have happened ``delay`` seconds ago happened ``now``."""
-        if now >= self.window_start + WINDOW:
-            self._next_window(now)
+        self._roll(now)
         if delay > self.worst:
             self.worst = delay
 
@@ -74,19 +73,20 @@ class Admission:
         """Whether a new call whose INVITE waited ``waited`` seconds is refused now."""
         if not self.enabled:
             return False
-        if now >= self.window_start + WINDOW:
-            self._next_window(now)
+        self._roll(now)
         return waited > self.allowed
 
     def admit(self, now: float) -> bool:
         """Whether a call of our own may start now: not while the engine runs late."""
         if not self.enabled:
             return True
-        if now >= self.window_start + WINDOW:
-            self._next_window(now)
+        self._roll(now)
         return max(self.worst, self.last_worst) <= self.allowed
 
-    def _next_window(self, now: float) -> None:
+    def _roll(self, now: float) -> None:
+        """Start a new window when the current one is over."""
+        if now < self.window_start + WINDOW:
+            return
         cpu, elapsed = self.cpu_clock(), now - self.window_start
         self.busy = (cpu - self.cpu_start) / elapsed if elapsed > 0 else 0.0
         # the window that just ended, unless more passed without anything observed

@@ -513,6 +513,7 @@ def bench_overload(seconds: float, calls: int) -> dict[str, Any]:
     }
 
 
+# -- (c) message cost --------------------------------------------------------------------------
 def bench_parse(rounds: int = 20000, runs: int = 50) -> dict[str, float]:
     """Best time per call over many short runs, ours and the baseline interleaved.
 

@@ -78,10 +78,8 @@ class Admission:
 
     def admit(self, now: float) -> bool:
         """Whether a call of our own may start now: not while the engine runs late."""
-        if not self.enabled:
-            return True
-        self._roll(now)
-        return max(self.worst, self.last_worst) <= self.allowed
+        self._roll(now)  # first: the worst delays below are this window's and the last
+        return not self.full(now, max(self.worst, self.last_worst))
 
     def _roll(self, now: float) -> None:
         """Start a new window when the current one is over."""

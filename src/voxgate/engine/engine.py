@@ -148,6 +148,7 @@ class Engine:
         self._incoming: asyncio.Queue[InboundLeg] | None = None
         self.rejected_sources = 0
         self.shed_invites = 0  # INVITEs refused with 503 because the engine was full
+        self.shed_filter_window = 0  # bytes of an ACK the kernel searches for SHED_TAG
         self.admission = Admission(self.config.shed_delay, self.config.shed_delay_saturated)
         self._retry_after = ((b"Retry-After", str(self.config.retry_after).encode()),)
         self._lag_probe: Deadline | None = None
@@ -185,6 +186,8 @@ class Engine:
                         receive_buffer=cfg.sip_receive_buffer,
                     )
                     self.transports["UDP"] = udp
+                    if self.admission.enabled:  # their ACKs never reach us
+                        self.shed_filter_window = udp.drop_acks_tagged(SHED_TAG)
                     if self.router is not None:
                         self.router.udp = udp
                     port = port or udp.local[1]

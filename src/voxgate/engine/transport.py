@@ -18,6 +18,7 @@ import time
 from collections.abc import Callable
 from typing import Protocol
 
+from voxgate.engine.shed_filter import drop_shed_acks
 from voxgate.sip.errors import RemoteProtocolError
 from voxgate.sip.message import StreamFramer
 
@@ -154,6 +155,11 @@ class UdpTransport:
                 handle(data, addr if len(addr) == 2 else addr[:2], self, waited)
             except Exception:  # one bad datagram must not cost the rest of the batch
                 log.exception("error handling a datagram", extra={"action": "sip_input_failed"})
+
+    def drop_acks_tagged(self, prefix: bytes) -> int:
+        """Have the kernel drop ACKs carrying a To tag that starts with ``prefix`` (those of
+        stateless refusals; see ``shed_filter``): the bytes it searches, 0 if it refused."""
+        return drop_shed_acks(self._sock, prefix)
 
     def send(self, data: bytes, addr: Addr) -> None:
         try:

@@ -13,14 +13,14 @@ Each figure is printed next to a baseline measured in the same run:
     header block (``email.parser`` via ``http.client.parse_headers``).
 (d) memory per established idle call (both ends in this process, per call), against a
     bare asyncio UDP endpoint (the least a call with media needs).
-(e) overload: SIPp offers twice the peak of (b) (SIPp keeping 200 calls going against an
-    engine without overload control), open loop, with a scenario that takes a 503 as an
-    answer; completed calls per second against that peak (the mean of one measured before
-    the floods and one after), for an engine shedding by delay (the default) and for one
-    that does not shed.
+(e) overload: SIPp offers twice the peak (the best of SIPp keeping 50, 100 or 200 calls
+    going against an engine without overload control), open loop, with a scenario that
+    takes a 503 as an answer; completed calls per second against the peak. Peaks and
+    floods alternate (``--flood-rounds``), each flood taken against the peaks on either
+    side of it; one flood goes to an engine that does not shed.
 
 Usage: .venv/bin/python bench/engine.py [--calls 250,500,1000] [--setups 5000] [--seconds 5]
-       [--flood-seconds 5] [--only a,b,c,d,e]
+       [--flood-seconds 5] [--flood-rounds 3] [--only a,b,c,d,e]
 """
 
 from __future__ import annotations
@@ -489,28 +489,34 @@ def _peak(work: Path, calls: int) -> tuple[float, int]:
     return rates[best], best
 
 
-def bench_overload(seconds: float, calls: int) -> dict[str, Any]:
-    """Peak: the best of SIPp keeping 50, 100 or 200 calls going (closed loop) against an
-    engine without overload control. Then twice that rate offered, open loop, for
-    ``seconds``: to an engine that sheds by delay (the default), and to one that does not.
-    The peak is measured again after the floods, and the ratios are taken against the mean
-    of the two (the machine's speed drifts from run to run by about a tenth)."""
+def bench_overload(seconds: float, calls: int, rounds: int) -> dict[str, Any]:
+    """Peaks and floods in turn: peak, flood, peak, flood, ..., peak. A peak is the best of
+    SIPp keeping 50, 100 or 200 calls going (closed loop) against an engine without
+    overload control; a flood offers twice the peak just measured, open loop, for
+    ``seconds``, to an engine that sheds by delay (the default). Each flood is taken
+    against the mean of the peaks on either side of it: the machine's speed drifts by a
+    tenth or more within a minute, so a peak taken once for all floods would measure the
+    drift as much as the engine. One flood of the same rate goes to an engine that does
+    not shed, after the first round."""
     with tempfile.TemporaryDirectory(prefix="voxgate-bench-overload-") as tmp:
         work = Path(tmp)
-        before, at = _peak(work, calls)
-        offered = int(2 * before)
-        flood = {"rate": offered, "calls": int(offered * seconds), "limit": offered * 10}
-        shed = _offer_to_answerer(work, shed_delay=EngineConfig().shed_delay, **flood)
-        unshed = _offer_to_answerer(work, shed_delay=0.0, **flood)
-        after, at_after = _peak(work, calls)
-    return {
-        "peak": (before + after) / 2,
-        "peaks": (before, after),
-        "concurrency": (at, at_after),
-        "offered": offered,
-        "shed": shed,
-        "unshed": unshed,
-    }
+        peaks = [_peak(work, calls)]
+        floods: list[dict[str, Any]] = []
+        unshed: dict[str, Any] = {}
+        for i in range(rounds):
+            offered = int(2 * peaks[-1][0])
+            flood = {"rate": offered, "calls": int(offered * seconds), "limit": offered * 10}
+            shed = _offer_to_answerer(work, shed_delay=EngineConfig().shed_delay, **flood)
+            if i == 0:
+                unshed = _offer_to_answerer(work, shed_delay=0.0, **flood)
+                unshed["offered"] = offered
+            peaks.append(_peak(work, calls))
+            shed["offered"] = offered
+            shed["peak"] = (peaks[-2][0] + peaks[-1][0]) / 2
+            shed["ratio"] = shed["rate"] / shed["peak"]
+            floods.append(shed)
+    unshed["ratio"] = unshed["rate"] / floods[0]["peak"]
+    return {"peaks": peaks, "floods": floods, "unshed": unshed}
 
 
 # -- (c) message cost --------------------------------------------------------------------------
@@ -597,6 +603,7 @@ def main() -> None:
     parser.add_argument("--quiet", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--shed-delay", type=float, default=0.0, help=argparse.SUPPRESS)
     parser.add_argument("--flood-seconds", type=float, default=5.0)
+    parser.add_argument("--flood-rounds", type=int, default=3)
     parser.add_argument(
         "--receiver",
         choices=("sipp", "voxgate"),
@@ -642,20 +649,28 @@ def main() -> None:
                 f"p99 ratio {r['p99'] / max(r['bare_p99'], 1e-3):.1f}"
             )
     if "e" in only:
-        o = bench_overload(args.flood_seconds, args.setups)
-        peak = o["peak"]
-        first, last = o["peaks"]
-        for name in ("shed", "unshed"):
-            r = o[name]
+        o = bench_overload(args.flood_seconds, args.setups, args.flood_rounds)
+        peaks = ", ".join(f"{rate:.0f}/s ({limit} at once)" for rate, limit in o["peaks"])
+        print(f"(e) peaks, in turn with the floods: {peaks}")
+        for i, r in enumerate(o["floods"], 1):
             print(
-                f"(e) {o['offered']}/s offered (2 x peak {first:.0f}/s), "
-                f"{'shedding by delay' if name == 'shed' else 'no overload control'}: "
-                f"{r['rate']:.0f} completed/s, ratio to peak {r['rate'] / peak:.2f} "
-                f"(peak {first:.0f}/s before the floods, {last:.0f}/s after, with "
-                f"{o['concurrency'][0]} and {o['concurrency'][1]} calls at once; "
-                f"{r['completed']} completed, {r['refused']} refused with 503, "
-                f"{r['failed']} failed, {r['invite_retrans']} INVITE retransmissions)"
+                f"(e) flood {i}: {r['offered']}/s offered (2 x the peak before it), shedding "
+                f"by delay: {r['rate']:.0f} completed/s, ratio to the peaks around it "
+                f"({r['peak']:.0f}/s) {r['ratio']:.2f}; {r['completed']} completed, "
+                f"{r['refused']} refused with 503, {r['failed']} failed, "
+                f"{r['invite_retrans']} INVITE retransmissions"
             )
+        u = o["unshed"]
+        print(
+            f"(e) {u['offered']}/s offered, no overload control: {u['rate']:.0f} completed/s, "
+            f"ratio {u['ratio']:.2f}; {u['completed']} completed, {u['failed']} failed, "
+            f"{u['invite_retrans']} INVITE retransmissions"
+        )
+        ratios = sorted(r["ratio"] for r in o["floods"])
+        print(
+            f"(e) ratio to peak, shedding by delay, over {len(ratios)} floods: lowest "
+            f"{ratios[0]:.2f}, median {ratios[len(ratios) // 2]:.2f}, highest {ratios[-1]:.2f}"
+        )
     if "a" in only:
         for r in bench_pacing([int(x) for x in args.calls.split(",")], args.seconds, args.receiver):
             print(

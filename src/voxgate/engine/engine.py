@@ -81,8 +81,8 @@ class EngineConfig:
     # stateless 503 + Retry-After; dial() raises AtCapacity). 0 disables.
     shed_delay: float = 0.1
     # the same while the CPU is saturated (90 % of the last 100 ms used), when a shorter
-    # queue lets the engine complete more calls
-    shed_delay_saturated: float = 0.01
+    # queue lets the engine complete more calls (calls last less long)
+    shed_delay_saturated: float = 0.005
     timers: Timers = DEFAULT_TIMERS
     user_agent: str = "voxgate"
     # registrar (used once Engine.extension_password is set)

@@ -12,11 +12,15 @@ than the engine allows now:
 - ``target`` (``EngineConfig.shed_delay``, 100 ms) while the CPU has room: a burst, a
   full collection or a media tick for a thousand calls delays a few datagrams without
   costing a call;
-- ``saturated_target`` (``EngineConfig.shed_delay_saturated``, 10 ms) once the last
+- ``saturated_target`` (``EngineConfig.shed_delay_saturated``, 5 ms) once the last
   window of 100 ms spent 90 % of it or more on the CPU (``time.process_time``): the
   engine is at capacity, and every millisecond a message of an admitted call waits makes
-  that call last longer (its media, its timers), which costs calls per second. The queue
-  stays that short, and the engine stays busy: what waited less is taken.
+  that call last longer (its media, its timers, the objects the collector walks), which
+  costs calls per second. The queue stays that short, and the engine stays busy: what
+  waited less is taken. Not much shorter, though: a datagram waits at least for the
+  work the loop does between two reads of the socket, a few milliseconds in a flood,
+  and a wait allowed below that refuses calls the engine had time for (the refusals
+  then keep the CPU busy, so it stays "saturated").
 
 A call placed by ``dial()`` is refused while the engine runs later than it allows, by the
 worst delay of this window or the last one (datagrams and the timer probe alike).

@@ -37,15 +37,15 @@ SO_ATTACH_FILTER = 26  # Linux, <asm-generic/socket.h>
 UDP_HEADER = 8  # a UDP socket's filter sees the datagram from its UDP header on
 
 # classic BPF opcodes (<linux/bpf_common.h>)
-_LD_W_ABS, _LD_H_ABS, _LD_W_IND, _LD_H_IND = 0x20, 0x28, 0x40, 0x48
-_LD_W_LEN, _LD_MEM, _LDX_IMM, _ST = 0x80, 0x60, 0x01, 0x02
-_ALU_SUB_K, _ALU_SUB_X = 0x14, 0x1C
+_LD_W_ABS, _LD_W_IND, _LD_H_IND, _LD_W_LEN, _LD_MEM = 0x20, 0x40, 0x48, 0x80, 0x60
+_LDX_IMM, _ST, _ALU_SUB_K, _ALU_SUB_X = 0x01, 0x02, 0x14, 0x1C
 _JA, _JEQ_K, _JGE_K, _RET_K = 0x05, 0x15, 0x35, 0x06
 
 PASS = 0xFFFFFFFF  # keep the whole datagram
 DROP = 0
 MAX_JUMP = 255  # conditional jumps are 8-bit forward offsets
-BLOCKS_PER_EXIT = 15  # anchor blocks (15 instructions each) between two exits
+BLOCK = 15  # instructions per anchor block (four payload bytes)
+BLOCKS_PER_EXIT = 15  # anchor blocks between two exits, to stay within MAX_JUMP
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,67 +63,88 @@ def _word(data: bytes) -> int:
     return int.from_bytes(data, "big")  # BPF loads are in network order
 
 
+class _Program:
+    def __init__(self) -> None:
+        self.code: list[Instruction] = []
+
+    def __len__(self) -> int:
+        return len(self.code)
+
+    def add(self, code: int, k: int = 0, *, jt: int = 0, jf: int = 0) -> int:
+        self.code.append(Instruction(code, jt, jf, k))
+        return len(self.code) - 1
+
+
 def shed_ack_program(prefix: bytes, *, window: int, base: int = UDP_HEADER) -> list[Instruction]:
     """The filter dropping ACKs that carry ``tag=`` + ``prefix`` in the first ``window``
     bytes of their payload (which starts ``base`` bytes into what the filter sees)."""
     if len(prefix) < 6:
         raise ValueError("the tag prefix must be at least 6 bytes, to be told apart")
     needle = b"tag=" + prefix[:6]  # ten bytes: two words and a half-word
-    tail = needle[3:]  # "=" + prefix: its four aligned slices are the anchors
-    anchors = [tail[a : a + 4] for a in range(4)]
-    program: list[Instruction] = []
-    emit = program.append
-
-    def ins(code: int, k: int = 0, jt: int = 0, jf: int = 0) -> None:
-        emit(Instruction(code, jt, jf, k))
-
-    # not an ACK (or too short to tell): pass
-    ins(_LD_W_LEN)
-    ins(_JGE_K, base + 4, jt=1)
-    ins(_RET_K, PASS)
-    ins(_LD_W_ABS, base)
-    ins(_JEQ_K, _word(b"ACK "), jt=1)
-    ins(_RET_K, PASS)
-    ins(_LD_W_LEN)
-    ins(_ALU_SUB_K, 4)
-    ins(_ST, 0)  # M[0] = the last offset a word can be loaded from
-
-    verifier_jumps: list[int] = []  # indexes of the `ja` to patch once the verifier is placed
-    # an anchor at q means the needle starts 3 to 6 bytes before it: within the payload
-    offsets = list(range(base + 8, base + window, 4))
-    for start in range(0, len(offsets), BLOCKS_PER_EXIT):
-        chunk = offsets[start : start + BLOCKS_PER_EXIT]
-        exit_at = len(program) + 15 * len(chunk) + 1  # the `ret PASS` after `ja +1`
-        for q in chunk:
-            here = len(program)
-            ins(_LD_MEM, 0)
-            ins(_JGE_K, q, jf=exit_at - (here + 2))  # past the end: nothing found
-            ins(_LD_W_ABS, q)
-            for a, anchor in enumerate(anchors):  # a hit goes to its stub below
-                ins(_JEQ_K, _word(anchor), jt=3 + a, jf=8 if a == 3 else 0)
-            for a in range(4):
-                ins(_LDX_IMM, q - a - 3)  # where the needle would start
-                verifier_jumps.append(len(program))
-                ins(_JA)
-        ins(_JA, 1)
-        ins(_RET_K, PASS)
-    ins(_RET_K, PASS)  # not within the window
+    program = _Program()
+    _pass_all_but_acks(program, base)
+    jumps = _search(program, needle, range(base + 8, base + window, 4))
     verifier = len(program)
-    for at in verifier_jumps:
-        program[at] = Instruction(_JA, 0, 0, verifier - (at + 1))
-    ins(_LD_W_LEN)
-    ins(_ALU_SUB_X)
-    ins(_JGE_K, len(needle), jf=6)  # the needle would run past the end
-    ins(_LD_W_IND, 0)
-    ins(_JEQ_K, _word(needle[:4]), jf=4)
-    ins(_LD_W_IND, 4)
-    ins(_JEQ_K, _word(needle[4:8]), jf=2)
-    ins(_LD_H_IND, 8)
-    ins(_JEQ_K, _word(needle[8:10]), jt=1)
-    ins(_RET_K, PASS)
-    ins(_RET_K, DROP)
-    _check(program)
-    return program
+    for at in jumps:  # each hit's `ja`, now that the verifier has its place
+        program.code[at] = Instruction(_JA, 0, 0, verifier - (at + 1))
+    _verify(program, needle)
+    _check(program.code)
+    return program.code
+
+
+def _pass_all_but_acks(program: _Program, base: int) -> None:
+    """Pass what is not an ACK (or too short to tell); keep M[0] = the last offset a
+    word can be loaded from."""
+    program.add(_LD_W_LEN)
+    program.add(_JGE_K, base + 4, jt=1)
+    program.add(_RET_K, PASS)
+    program.add(_LD_W_ABS, base)
+    program.add(_JEQ_K, _word(b"ACK "), jt=1)
+    program.add(_RET_K, PASS)
+    program.add(_LD_W_LEN)
+    program.add(_ALU_SUB_K, 4)
+    program.add(_ST, 0)
+
+
+def _search(program: _Program, needle: bytes, offsets: range) -> list[int]:
+    """One block per aligned word at ``offsets``: past the datagram's end, pass; a word
+    equal to one of the four aligned slices of ``=`` + prefix (the needle from its
+    fourth byte, so an anchor at q means the needle starts 3 to 6 bytes before) sets X
+    to where the needle would start and jumps to the verifier. Returns those jumps."""
+    tail = needle[3:]
+    anchors = [_word(tail[a : a + 4]) for a in range(4)]
+    jumps: list[int] = []
+    for first in range(0, len(offsets), BLOCKS_PER_EXIT):
+        chunk = offsets[first : first + BLOCKS_PER_EXIT]
+        exit_at = len(program) + BLOCK * len(chunk) + 1  # the `ret PASS` after `ja 1`
+        for q in chunk:
+            here = program.add(_LD_MEM, 0)
+            program.add(_JGE_K, q, jf=exit_at - (here + 2))
+            program.add(_LD_W_ABS, q)
+            for a, anchor in enumerate(anchors):  # a hit goes to its stub below
+                program.add(_JEQ_K, anchor, jt=3 + a, jf=8 if a == 3 else 0)
+            for a in range(4):
+                program.add(_LDX_IMM, q - a - 3)
+                jumps.append(program.add(_JA))
+        program.add(_JA, 1)
+        program.add(_RET_K, PASS)
+    program.add(_RET_K, PASS)  # not within the window
+    return jumps
+
+
+def _verify(program: _Program, needle: bytes) -> None:
+    """Drop if the ten bytes at X are the needle, else pass."""
+    program.add(_LD_W_LEN)
+    program.add(_ALU_SUB_X)
+    program.add(_JGE_K, len(needle), jf=6)  # the needle would run past the end
+    program.add(_LD_W_IND, 0)
+    program.add(_JEQ_K, _word(needle[:4]), jf=4)
+    program.add(_LD_W_IND, 4)
+    program.add(_JEQ_K, _word(needle[4:8]), jf=2)
+    program.add(_LD_H_IND, 8)
+    program.add(_JEQ_K, _word(needle[8:10]), jt=1)
+    program.add(_RET_K, PASS)
+    program.add(_RET_K, DROP)
 
 
 def _check(program: list[Instruction]) -> None:
@@ -153,6 +174,7 @@ def drop_shed_acks(sock: socket.socket, prefix: bytes) -> int:
     """Attach the filter with the widest window the kernel accepts (its size is bounded
     by ``net.core.optmem_max``); the window in bytes, or 0 when none was accepted and
     the engine keeps recognising those ACKs itself."""
+    error: OSError | None = None
     for window in WINDOWS:
         try:
             attach(sock, shed_ack_program(prefix, window=window))

@@ -136,3 +136,16 @@ async def test_an_engine_without_overload_control_keeps_no_filter() -> None:
     async with Engine(EngineConfig(shed_delay=0.0, accept_any_source=True)) as engine:
         assert engine.shed_filter_window == 0
         await asyncio.sleep(0)
+
+
+def test_an_ipv6_socket_sees_the_same_offsets() -> None:
+    with socket.socket(socket.AF_INET6, socket.SOCK_DGRAM) as sock:
+        sock.bind(("::1", 0))
+        sock.settimeout(0.2)
+        assert drop_shed_acks(sock, SHED_TAG) == WINDOWS[0]
+        with socket.socket(socket.AF_INET6, socket.SOCK_DGRAM) as sender:
+            sender.sendto(ack(SHED_TAG + b"0a1b2c"), sock.getsockname())
+            sender.sendto(ack(b"9f3a0c11d2e4"), sock.getsockname())
+        assert sock.recv(4096) == ack(b"9f3a0c11d2e4")
+        with pytest.raises(TimeoutError):
+            sock.recv(4096)

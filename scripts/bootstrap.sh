@@ -29,6 +29,18 @@ if [ "$(id -u)" != 0 ] && [ "$rmem_max" -lt "$RMEM" ]; then
     echo "bootstrap: could not raise net.core.rmem_max: SIP bursts may be dropped" >&2
 fi
 
+# the kernel filter that drops the ACKs of refused INVITEs (docs/engine.md "Overload"):
+# its widest window needs 48 KiB of socket option memory, root or not (older kernels
+# default to 20 KiB, which leaves it a 384-byte window)
+OPTMEM=65536
+optmem_max="$(cat /proc/sys/net/core/optmem_max 2>/dev/null || echo "$OPTMEM")"
+if [ "$optmem_max" -lt "$OPTMEM" ]; then
+  echo "bootstrap: raising net.core.optmem_max from $optmem_max to $OPTMEM" >&2
+  if [ "$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo -n"; fi
+  $SUDO sysctl -q -w "net.core.optmem_max=$OPTMEM" ||
+    echo "bootstrap: could not raise net.core.optmem_max: refusals' ACKs searched less far" >&2
+fi
+
 PY="${VOXGATE_PYTHON:-}"
 if [ -z "$PY" ]; then
   for cand in python3.11 python3.12 python3; do

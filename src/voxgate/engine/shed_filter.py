@@ -12,8 +12,9 @@ An ACK is searched for ``tag=`` + the first six bytes of the refusal tag prefix,
 the first ``window`` bytes of its payload:
 
 * one aligned four-byte load per four bytes, compared with the four aligned slices of
-  ``=`` + prefix (so the search needs no loop, which classic BPF does not have);
-* a hit is checked in full by a shared verifier, indexed by the X register;
+  ``=`` + prefix (so the search needs no loop, which classic BPF does not have): eight
+  instructions per four bytes;
+* a hit is checked in full by the verifier of its alignment, indexed by the X register;
 * anything unsure is passed to the engine, which recognises the ACK itself as before:
   a tag past the window, an upper-case ``TAG=``, or an anchor before the tag that does
   not verify (the search cannot go back to where it was, so it stops there: a word
@@ -44,8 +45,8 @@ _JA, _JEQ_K, _JGE_K, _RET_K = 0x05, 0x15, 0x35, 0x06
 PASS = 0xFFFFFFFF  # keep the whole datagram
 DROP = 0
 MAX_JUMP = 255  # conditional jumps are 8-bit forward offsets
-BLOCK = 15  # instructions per anchor block (four payload bytes)
-BLOCKS_PER_EXIT = 15  # anchor blocks between two exits, to stay within MAX_JUMP
+BLOCK = 8  # instructions per anchor block (four payload bytes)
+BLOCKS_PER_GROUP = 31  # anchor blocks before their trampolines, to stay within MAX_JUMP
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,10 +85,11 @@ def shed_ack_program(prefix: bytes, *, window: int, base: int = UDP_HEADER) -> l
     program = _Program()
     _pass_all_but_acks(program, base)
     jumps = _search(program, needle, range(base + 8, base + window, 4))
-    verifier = len(program)
-    for at in jumps:  # each hit's `ja`, now that the verifier has its place
-        program.code[at] = Instruction(_JA, 0, 0, verifier - (at + 1))
-    _verify(program, needle)
+    for a in range(4):  # the verifier of each alignment, now that it has its place
+        verifier = len(program)
+        for at in jumps[a]:
+            program.code[at] = Instruction(_JA, 0, 0, verifier - (at + 1))
+        _verify(program, needle, start=3 - a)
     _check(program.code)
     return program.code
 
@@ -106,42 +108,44 @@ def _pass_all_but_acks(program: _Program, base: int) -> None:
     program.add(_ST, 0)
 
 
-def _search(program: _Program, needle: bytes, offsets: range) -> list[int]:
-    """One block per aligned word at ``offsets``: past the datagram's end, pass; a word
-    equal to one of the four aligned slices of ``=`` + prefix (the needle from its
-    fourth byte, so an anchor at q means the needle starts 3 to 6 bytes before) sets X
-    to where the needle would start and jumps to the verifier. Returns those jumps."""
+def _search(program: _Program, needle: bytes, offsets: range) -> list[list[int]]:
+    """One block per aligned word at ``offsets``: past the datagram's end, pass; else X =
+    q - 6 and, if the word equals the aligned slice ``a`` of ``=`` + prefix (the needle
+    from its fourth byte, so the needle starts at X + 3 - a), on to the verifier of that
+    alignment, through the trampolines after each group of blocks (conditional jumps
+    reach 255 instructions at most). Returns the trampolines' jumps per alignment."""
     tail = needle[3:]
     anchors = [_word(tail[a : a + 4]) for a in range(4)]
-    jumps: list[int] = []
-    for first in range(0, len(offsets), BLOCKS_PER_EXIT):
-        chunk = offsets[first : first + BLOCKS_PER_EXIT]
-        exit_at = len(program) + BLOCK * len(chunk) + 1  # the `ret PASS` after `ja 1`
-        for q in chunk:
+    jumps: list[list[int]] = [[], [], [], []]
+    for first in range(0, len(offsets), BLOCKS_PER_GROUP):
+        group = offsets[first : first + BLOCKS_PER_GROUP]
+        trampolines = len(program) + BLOCK * len(group) + 1  # after `ja 5`
+        for q in group:
             here = program.add(_LD_MEM, 0)
-            program.add(_JGE_K, q, jf=exit_at - (here + 2))
+            program.add(_JGE_K, q, jf=trampolines + 4 - (here + 2))  # the end: pass
             program.add(_LD_W_ABS, q)
-            for a, anchor in enumerate(anchors):  # a hit goes to its stub below
-                program.add(_JEQ_K, anchor, jt=3 + a, jf=8 if a == 3 else 0)
-            for a in range(4):
-                program.add(_LDX_IMM, q - a - 3)
-                jumps.append(program.add(_JA))
-        program.add(_JA, 1)
+            program.add(_LDX_IMM, q - 6)
+            for a, anchor in enumerate(anchors):
+                at = here + 4 + a
+                program.add(_JEQ_K, anchor, jt=trampolines + a - (at + 1))
+        program.add(_JA, 5)
+        for a in range(4):
+            jumps[a].append(program.add(_JA))
         program.add(_RET_K, PASS)
     program.add(_RET_K, PASS)  # not within the window
     return jumps
 
 
-def _verify(program: _Program, needle: bytes) -> None:
-    """Drop if the ten bytes at X are the needle, else pass."""
+def _verify(program: _Program, needle: bytes, *, start: int) -> None:
+    """Drop if the ten bytes at X + ``start`` are the needle, else pass."""
     program.add(_LD_W_LEN)
     program.add(_ALU_SUB_X)
-    program.add(_JGE_K, len(needle), jf=6)  # the needle would run past the end
-    program.add(_LD_W_IND, 0)
+    program.add(_JGE_K, start + len(needle), jf=6)  # the needle would run past the end
+    program.add(_LD_W_IND, start)
     program.add(_JEQ_K, _word(needle[:4]), jf=4)
-    program.add(_LD_W_IND, 4)
+    program.add(_LD_W_IND, start + 4)
     program.add(_JEQ_K, _word(needle[4:8]), jf=2)
-    program.add(_LD_H_IND, 8)
+    program.add(_LD_H_IND, start + 8)
     program.add(_JEQ_K, _word(needle[8:10]), jt=1)
     program.add(_RET_K, PASS)
     program.add(_RET_K, DROP)
@@ -167,7 +171,7 @@ def attach(sock: socket.socket, program: list[Instruction]) -> None:
     sock.setsockopt(socket.SOL_SOCKET, SO_ATTACH_FILTER, fprog)
 
 
-WINDOWS = (768, 512, 384, 256)  # bytes searched, the largest the kernel lets us attach
+WINDOWS = (1024, 768, 512, 384, 256)  # bytes searched, the largest the kernel lets us attach
 
 
 def drop_shed_acks(sock: socket.socket, prefix: bytes) -> int:

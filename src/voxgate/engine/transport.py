@@ -157,8 +157,9 @@ class UdpTransport:
                 log.exception("error handling a datagram", extra={"action": "sip_input_failed"})
 
     def drop_acks_tagged(self, prefix: bytes) -> int:
-        """Have the kernel drop ACKs carrying a To tag that starts with ``prefix`` (those of
-        stateless refusals; see ``shed_filter``): the bytes it searches, 0 if it refused."""
+        """Have the kernel drop ACKs carrying a tag that starts with ``prefix`` (those of
+        stateless refusals; see ``shed_filter``): the bytes of an ACK it searches, 0 if the
+        kernel took no filter."""
         return drop_shed_acks(self._sock, prefix)
 
     def send(self, data: bytes, addr: Addr) -> None:

@@ -6,6 +6,8 @@ from __future__ import annotations
 import asyncio
 import time
 
+import pytest
+
 from tests.engine.test_lingering import SDP, Caller
 from voxgate.engine import AtCapacity, Engine, EngineConfig, InboundLeg
 from voxgate.engine.overload import SATURATED, WINDOW, Admission
@@ -33,14 +35,16 @@ class Cpu:
         self.t += share * WINDOW
 
 
-def run_window(admission: Admission, start: float, offered: int, waited: float) -> int:
+def run_window(
+    admission: Admission, start: float, offered: int, waited: float, calls: int = 50
+) -> int:
     """Offer ``offered`` INVITEs, each having waited ``waited``, in the window starting at
-    ``start``. Returns how many were admitted."""
+    ``start``, with ``calls`` calls up. Returns how many were admitted."""
     admitted = 0
     for i in range(offered):
         now = start + i * WINDOW / (offered + 1)
         admission.observe(now, waited)
-        if not admission.full(now, waited):
+        if not admission.full(now, waited, calls):
             admitted += 1
     return admitted
 
@@ -49,7 +53,7 @@ def test_while_the_engine_keeps_up_every_call_is_admitted() -> None:
     admission = Admission(TARGET, SATURATED_TARGET, cpu_clock=idle_cpu)
     for w in range(50):
         assert run_window(admission, w * WINDOW, 300, 0.001) == 300
-    assert admission.allowed == TARGET
+    assert admission.allowed(50) == TARGET
 
 
 def test_an_invite_that_waited_longer_than_the_target_is_refused() -> None:
@@ -66,13 +70,13 @@ def test_once_the_cpu_is_saturated_an_invite_may_wait_only_the_saturated_target(
     assert run_window(admission, 0.0, 100, waited) == 100
     cpu.spend(SATURATED)  # that window was spent on the CPU
     assert run_window(admission, WINDOW, 100, waited) == 0
-    assert admission.saturated and admission.allowed == SATURATED_TARGET
+    assert admission.saturated and admission.allowed(50) == SATURATED_TARGET
     cpu.spend(1.0)
     # the ones that waited less are taken: a saturated engine still serves
     assert run_window(admission, 2 * WINDOW, 100, SATURATED_TARGET / 2) == 100
     cpu.spend(SATURATED - 0.05)  # room again: the target rules again
     assert run_window(admission, 3 * WINDOW, 100, waited) == 100
-    assert not admission.saturated and admission.allowed == TARGET
+    assert not admission.saturated and admission.allowed(50) == TARGET
 
 
 def test_the_saturated_target_never_lengthens_the_wait() -> None:
@@ -81,21 +85,21 @@ def test_the_saturated_target_never_lengthens_the_wait() -> None:
     run_window(admission, 0.0, 10, 0.0)
     cpu.spend(1.0)
     run_window(admission, WINDOW, 10, 0.0)
-    assert admission.saturated and admission.allowed == TARGET
-    assert Admission(TARGET, 0.0, busy=1.0).allowed == TARGET  # 0: no saturated target
+    assert admission.saturated and admission.allowed(50) == TARGET
+    assert Admission(TARGET, 0.0, busy=1.0).allowed(50) == TARGET  # 0: no saturated target
 
 
 def test_our_own_calls_wait_while_this_window_or_the_last_ran_late() -> None:
     admission = Admission(TARGET, SATURATED_TARGET, cpu_clock=idle_cpu)
-    assert admission.admit(0.0)
+    assert admission.admit(0.0, 1)
     admission.observe(0.01, TARGET * 2)  # a timer ran 200 ms late
-    assert not admission.admit(0.02)
-    assert not admission.admit(WINDOW + 0.01)  # the window after: the last one was late
+    assert not admission.admit(0.02, 1)
+    assert not admission.admit(WINDOW + 0.01, 1)  # the window after: the last one was late
     admission.observe(2 * WINDOW + 0.01, 0.0)
-    assert admission.admit(2 * WINDOW + 0.02)
+    assert admission.admit(2 * WINDOW + 0.02, 1)
     # a stretch with nothing observed is no delay
     admission.observe(3 * WINDOW, TARGET * 2)
-    assert admission.admit(10.0)
+    assert admission.admit(10.0, 1)
 
 
 def test_saturated_and_late_by_more_than_the_saturated_target_places_no_call() -> None:
@@ -104,16 +108,30 @@ def test_saturated_and_late_by_more_than_the_saturated_target_places_no_call() -
     run_window(admission, 0.0, 10, 0.0)
     cpu.spend(1.0)
     admission.observe(WINDOW, SATURATED_TARGET * 2)
-    assert not admission.admit(WINDOW + 0.01)
+    assert not admission.admit(WINDOW + 0.01, 1)
     admission.busy = 0.5
-    assert admission.admit(WINDOW + 0.02)
+    assert admission.admit(WINDOW + 0.02, 1)
+
+
+def test_with_no_call_up_a_saturated_cpu_is_not_the_engine_s_and_the_target_rules() -> None:
+    cpu = Cpu()
+    admission = Admission(TARGET, SATURATED_TARGET, cpu_clock=cpu)
+    run_window(admission, 0.0, 10, 0.0)
+    cpu.spend(1.0)  # the process was busy: starting up, or some other part of it
+    waited = SATURATED_TARGET * 3
+    assert run_window(admission, WINDOW, 100, waited, calls=0) == 100
+    assert admission.saturated and admission.allowed(0) == TARGET
+    assert admission.admit(WINDOW * 1.5, 0)
+    cpu.spend(1.0)
+    assert run_window(admission, 2 * WINDOW, 100, waited, calls=1) == 0  # one call: it rules
+    assert not admission.admit(WINDOW * 2.5, 1)
 
 
 def test_disabled_admits_everything() -> None:
     admission = Admission(0.0, SATURATED_TARGET, busy=1.0)
     admission.observe(0.0, 5.0)
-    assert not any(admission.full(0.0, waited=5.0) for _ in range(1000))
-    assert admission.admit(0.0)
+    assert not any(admission.full(0.0, waited=5.0, calls=50) for _ in range(1000))
+    assert admission.admit(0.0, 1)
 
 
 def _hold(engine: Engine, *, busy: float, worst: float = 0.0) -> None:
@@ -184,6 +202,19 @@ async def test_an_engine_running_behind_refuses_invites_statelessly_and_places_n
         results = await asyncio.gather(*tries, return_exceptions=True)
         assert all(isinstance(r, AtCapacity) and r.behind for r in results), results
         assert "running behind" in str(results[0])
+
+
+async def test_a_busy_process_with_no_call_up_still_places_a_call() -> None:
+    async with engine_pair() as (a, b):
+        _hold(a, busy=1.0, worst=SATURATED_TARGET * 2)  # the start kept the CPU busy
+        first = await a.dial("100", trunk=b.trunk_to_me(), ring_timeout=5)
+        # with that call up the same state is a saturated engine: no second call
+        with pytest.raises(AtCapacity, match="running behind"):
+            await a.dial("100", trunk=b.trunk_to_me(), ring_timeout=5)
+        inc = await b.incoming(timeout=3)
+        await inc.answer()
+        assert await first.wait_answered(3)
+        await first.hangup()
 
 
 async def test_a_refused_invite_is_refused_alike_again_and_an_admitted_one_never() -> None:

@@ -431,7 +431,8 @@ class Engine:
             if data.startswith(b"INVITE "):
                 # read quickly only when it waited too long; a retransmission of an
                 # INVITE already let through belongs to its call and is never refused
-                invite = new_invite(data) if admission.full(now, waited) else None
+                late = admission.full(now, waited, self.active_calls)
+                invite = new_invite(data) if late else None
                 if invite is not None and not self._knows(invite.call_id):
                     refusal = invite.refusal(
                         source,
@@ -455,7 +456,7 @@ class Engine:
     def _admit_dial(self) -> None:
         if self.at_capacity:
             raise AtCapacity(self.config.max_calls)
-        if not self.admission.admit(self.loop.time()):
+        if not self.admission.admit(self.loop.time(), self.active_calls):
             raise AtCapacity(self.config.max_calls, behind=True)
 
     def _knows(self, call_id: str) -> bool:

@@ -13,14 +13,16 @@ than the engine allows now:
   full collection or a media tick for a thousand calls delays a few datagrams without
   costing a call;
 - ``saturated_target`` (``EngineConfig.shed_delay_saturated``, 5 ms) once the last
-  window of 100 ms spent 90 % of it or more on the CPU (``time.process_time``): the
-  engine is at capacity, and every millisecond a message of an admitted call waits makes
-  that call last longer (its media, its timers, the objects the collector walks), which
-  costs calls per second. The queue stays that short, and the engine stays busy: what
-  waited less is taken. Not much shorter, though: a datagram waits at least for the
-  work the loop does between two reads of the socket, a few milliseconds in a flood,
-  and a wait allowed below that refuses calls the engine had time for (the refusals
-  then keep the CPU busy, so it stays "saturated").
+  window of 100 ms spent 90 % of it or more on the CPU (``time.process_time``) while
+  the engine carries calls: the engine is at capacity, and every millisecond a message
+  of an admitted call waits makes that call last longer (its media, its timers, the
+  objects the collector walks), which costs calls per second. The queue stays that
+  short, and the engine stays busy: what waited less is taken. Not much shorter,
+  though: a datagram waits at least for the work the loop does between two reads of
+  the socket, a few milliseconds in a flood, and a wait allowed below that refuses
+  calls the engine had time for (the refusals then keep the CPU busy, so it stays
+  "saturated"). With no call up the CPU went to something else (the engine starting,
+  another part of the process) and no admitted call is kept waiting: ``target`` rules.
 
 A call placed by ``dial()`` is refused while the engine runs later than it allows, by the
 worst delay of this window or the last one (datagrams and the timer probe alike).
@@ -60,10 +62,9 @@ class Admission:
     def saturated(self) -> bool:
         return self.busy >= SATURATED
 
-    @property
-    def allowed(self) -> float:
-        """The longest a new call's INVITE may have waited, now."""
-        if self.saturated and 0 < self.saturated_target < self.target:
+    def allowed(self, calls: int) -> float:
+        """The longest a new call's INVITE may have waited, now, with ``calls`` up."""
+        if calls and self.saturated and 0 < self.saturated_target < self.target:
             return self.saturated_target
         return self.target
 
@@ -73,17 +74,18 @@ class Admission:
         if delay > self.worst:
             self.worst = delay
 
-    def full(self, now: float, waited: float) -> bool:
-        """Whether a new call whose INVITE waited ``waited`` seconds is refused now."""
+    def full(self, now: float, waited: float, calls: int) -> bool:
+        """Whether a new call whose INVITE waited ``waited`` seconds is refused now, with
+        ``calls`` calls up."""
         if not self.enabled:
             return False
         self._roll(now)
-        return waited > self.allowed
+        return waited > self.allowed(calls)
 
-    def admit(self, now: float) -> bool:
+    def admit(self, now: float, calls: int) -> bool:
         """Whether a call of our own may start now: not while the engine runs late."""
         self._roll(now)  # first: the worst delays below are this window's and the last
-        return not self.full(now, max(self.worst, self.last_worst))
+        return not self.full(now, max(self.worst, self.last_worst), calls)
 
     def _roll(self, now: float) -> None:
         """Start a new window when the current one is over."""

@@ -1,4 +1,5 @@
-"""The SIP UDP socket holds a burst that arrives while the engine is busy."""
+"""The SIP UDP socket holds a burst that arrives while the engine is busy, and sends what
+one pass of the event loop sends together."""
 
 from __future__ import annotations
 
@@ -51,3 +52,38 @@ async def test_a_burst_during_a_pause_waits_in_the_socket_instead_of_being_dropp
     assert 2 * kernel_default() < BURST * SIZE
     received, _ = await _received_after_a_pause(0)
     assert received < BURST // 2
+
+
+def _drain(sock: socket.socket) -> list[bytes]:
+    got = []
+    while True:
+        try:
+            got.append(sock.recv(2048))
+        except BlockingIOError:
+            return got
+
+
+async def test_the_sends_of_one_pass_of_the_loop_leave_together_after_it_in_order() -> None:
+    def ignore(data: bytes, source: Addr, transport: UdpTransport, waited: float) -> None:
+        pass
+
+    udp = await UdpTransport.bind("127.0.0.1", 0, ignore)
+    peer = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    peer.bind(("127.0.0.1", 0))
+    peer.setblocking(False)
+    try:
+        to: Addr = peer.getsockname()
+        for i in range(5):
+            udp.send(b"first pass %d" % i, to)
+        assert _drain(peer) == []  # nothing left during the pass
+        await asyncio.sleep(0)  # the pass ends; the next one sends
+        await asyncio.sleep(0.05)
+        assert _drain(peer) == [b"first pass %d" % i for i in range(5)]
+        udp.send(b"sent by close", to)
+        udp.close()  # what is queued leaves before the socket closes
+        await asyncio.sleep(0.05)
+        assert _drain(peer) == [b"sent by close"]
+        await asyncio.sleep(0)  # the pass's own send finds the socket closed: no error
+    finally:
+        peer.close()
+        udp.close()

@@ -79,7 +79,8 @@ class UdpTransport:
 
     Each datagram goes to ``on_datagram(data, source, transport, waited)`` with the
     seconds it waited in the socket's receive queue. With ``reuse_port`` several
-    processes bind the same address and the kernel spreads peers over them.
+    processes bind the same address and the kernel spreads peers over them. Datagrams
+    sent during one pass of the event loop go out together after it (``send``).
     """
 
     name = "UDP"
@@ -95,6 +96,7 @@ class UdpTransport:
         self.local: Addr = (str(name[0]), int(name[1]))
         self.received = 0
         self.send_errors = 0
+        self._pending: list[tuple[bytes, Addr]] = []  # sends of this pass of the loop
         self._stamped = True
         try:
             sock.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
@@ -163,6 +165,22 @@ class UdpTransport:
         return drop_shed_acks(self._sock, prefix)
 
     def send(self, data: bytes, addr: Addr) -> None:
+        """Queue a datagram; the datagrams of one pass of the event loop leave together,
+        in order, right after it. A datagram on loopback is delivered in the sender's
+        time, and one that wakes a sleeping receiver costs several times one that finds
+        it awake: sent together, the first wakes the peer and the rest find it awake."""
+        if not self._pending:
+            self._loop.call_soon(self._send_pending)
+        self._pending.append((data, addr))
+
+    def _send_pending(self) -> None:
+        pending, self._pending = self._pending, []
+        if self._sock.fileno() < 0:
+            return
+        for data, addr in pending:
+            self._send_now(data, addr)
+
+    def _send_now(self, data: bytes, addr: Addr) -> None:
         try:
             self._sock.sendto(data, addr)
         except (BlockingIOError, InterruptedError):
@@ -173,6 +191,7 @@ class UdpTransport:
 
     def close(self) -> None:
         if self._sock.fileno() >= 0:
+            self._send_pending()
             self._loop.remove_reader(self._sock.fileno())
             self._sock.close()
 

@@ -79,6 +79,10 @@ async def test_the_sends_of_one_pass_of_the_loop_leave_together_after_it_in_orde
         await asyncio.sleep(0)  # the pass ends; the next one sends
         await asyncio.sleep(0.05)
         assert _drain(peer) == [b"first pass %d" % i for i in range(5)]
+        udp.send(b"nowhere", ("127.0.0.1", 70000))  # refused by sendto itself
+        udp.send(b"after it", to)
+        await asyncio.sleep(0.05)
+        assert _drain(peer) == [b"after it"] and udp.send_errors == 1
         udp.send(b"sent by close", to)
         udp.close()  # what is queued leaves before the socket closes
         await asyncio.sleep(0.05)

@@ -178,7 +178,11 @@ class UdpTransport:
         if self._sock.fileno() < 0:
             return
         for data, addr in pending:
-            self._send_now(data, addr)
+            try:
+                self._send_now(data, addr)
+            except Exception:  # an address sendto refuses must not cost the rest
+                self.send_errors += 1
+                log.exception("udp send to %r failed", addr, extra={"action": "sip_send_failed"})
 
     def _send_now(self, data: bytes, addr: Addr) -> None:
         try:

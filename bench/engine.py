@@ -17,7 +17,8 @@ Each figure is printed next to a baseline measured in the same run:
     going against an engine without overload control), open loop, with a scenario that
     takes a 503 as an answer; completed calls per second against the peak. Peaks and
     floods alternate (``--flood-rounds``), each flood taken against the peaks on either
-    side of it; one flood goes to an engine that does not shed.
+    side of it, and each peak runs about as long as a flood; one flood goes to an engine
+    that does not shed.
 
 Usage: .venv/bin/python bench/engine.py [--calls 250,500,1000] [--setups 5000] [--seconds 5]
        [--flood-seconds 5] [--flood-rounds 3] [--only a,b,c,d,e]
@@ -496,11 +497,15 @@ def bench_overload(seconds: float, calls: int, rounds: int) -> dict[str, Any]:
     ``seconds``, to an engine that sheds by delay (the default). Each flood is taken
     against the mean of the peaks on either side of it: the machine's speed drifts by a
     tenth or more within a minute, so a peak taken once for all floods would measure the
-    drift as much as the engine. One flood of the same rate goes to an engine that does
-    not shed, after the first round."""
+    drift as much as the engine. Each peak also runs about ``seconds``, sized by the rate
+    of the one before it (the first by a shorter one of ``calls``). One flood of the
+    same rate goes to an engine that does not shed, after the first round."""
     with tempfile.TemporaryDirectory(prefix="voxgate-bench-overload-") as tmp:
         work = Path(tmp)
-        peaks = [_peak(work, calls)]
+        # a peak runs as long as a flood: the engine keeps each call's SIP trace for 32 s
+        # after it ends, so its heap, and the collector's work a call, grows through a run
+        estimate, _ = _peak(work, calls)
+        peaks = [_peak(work, int(estimate * seconds))]
         floods: list[dict[str, Any]] = []
         unshed: dict[str, Any] = {}
         for i in range(rounds):
@@ -510,7 +515,7 @@ def bench_overload(seconds: float, calls: int, rounds: int) -> dict[str, Any]:
             if i == 0:
                 unshed = _offer_to_answerer(work, shed_delay=0.0, **flood)
                 unshed["offered"] = offered
-            peaks.append(_peak(work, calls))
+            peaks.append(_peak(work, int(peaks[-1][0] * seconds)))
             shed["offered"] = offered
             shed["peak"] = (peaks[-2][0] + peaks[-1][0]) / 2
             shed["ratio"] = shed["rate"] / shed["peak"]

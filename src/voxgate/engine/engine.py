@@ -82,7 +82,7 @@ class EngineConfig:
     shed_delay: float = 0.1
     # the same while the CPU is saturated (90 % of the last 100 ms used), when a shorter
     # queue lets the engine complete more calls (calls last less long)
-    shed_delay_saturated: float = 0.005
+    shed_delay_saturated: float = 0.003
     timers: Timers = DEFAULT_TIMERS
     user_agent: str = "voxgate"
     # registrar (used once Engine.extension_password is set)

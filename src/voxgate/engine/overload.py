@@ -12,7 +12,7 @@ than the engine allows now:
 - ``target`` (``EngineConfig.shed_delay``, 100 ms) while the CPU has room: a burst, a
   full collection or a media tick for a thousand calls delays a few datagrams without
   costing a call;
-- ``saturated_target`` (``EngineConfig.shed_delay_saturated``, 5 ms) once the last
+- ``saturated_target`` (``EngineConfig.shed_delay_saturated``, 3 ms) once the last
   window of 100 ms spent 90 % of it or more on the CPU (``time.process_time``) while
   the engine carries calls: the engine is at capacity, and every millisecond a message
   of an admitted call waits makes that call last longer (its media, its timers, the

@@ -177,21 +177,18 @@ class UdpTransport:
         pending, self._pending = self._pending, []
         if self._sock.fileno() < 0:
             return
+        sendto = self._sock.sendto
         for data, addr in pending:
             try:
-                self._send_now(data, addr)
+                sendto(data, addr)
+            except (BlockingIOError, InterruptedError):
+                self.send_errors += 1  # the send buffer is full: SIP retransmits, like a loss
+            except OSError as exc:
+                self.send_errors += 1
+                log.debug("udp send to %s failed: %s", addr, exc, extra={"action": "sip_udp_error"})
             except Exception:  # an address sendto refuses must not cost the rest
                 self.send_errors += 1
                 log.exception("udp send to %r failed", addr, extra={"action": "sip_send_failed"})
-
-    def _send_now(self, data: bytes, addr: Addr) -> None:
-        try:
-            self._sock.sendto(data, addr)
-        except (BlockingIOError, InterruptedError):
-            self.send_errors += 1  # the send buffer is full: SIP retransmits, like a lost datagram
-        except OSError as exc:
-            self.send_errors += 1
-            log.debug("udp send to %s failed: %s", addr, exc, extra={"action": "sip_udp_error"})
 
     def close(self) -> None:
         if self._sock.fileno() >= 0:

@@ -13,15 +13,15 @@ Each figure is printed next to a baseline measured in the same run:
     header block (``email.parser`` via ``http.client.parse_headers``).
 (d) memory per established idle call (both ends in this process, per call), against a
     bare asyncio UDP endpoint (the least a call with media needs).
-(e) overload: SIPp offers twice the peak (the best of SIPp keeping 50, 100 or 200 calls
-    going against an engine without overload control), open loop, with a scenario that
-    takes a 503 as an answer; completed calls per second against the peak. Peaks and
-    floods alternate (``--flood-rounds``), each flood taken against the peaks on either
-    side of it, and each peak runs about as long as a flood; one flood goes to an engine
-    that does not shed.
+(e) overload: SIPp offers twice the peak (SIPp keeping calls going against an engine
+    without overload control, at the concurrency of 50, 100 or 200 that did best in a
+    calibration), open loop, with a scenario that takes a 503 as an answer; completed
+    calls per second against the peak. Peaks and floods alternate (``--flood-rounds``),
+    each flood taken against the peaks on either side of it, each one run, and each peak
+    runs about as long as a flood; one flood goes to an engine that does not shed.
 
 Usage: .venv/bin/python bench/engine.py [--calls 250,500,1000] [--setups 5000] [--seconds 5]
-       [--flood-seconds 5] [--flood-rounds 3] [--only a,b,c,d,e]
+       [--flood-seconds 5] [--flood-rounds 5] [--only a,b,c,d,e]
 """
 
 from __future__ import annotations
@@ -477,35 +477,45 @@ def _offer_to_answerer(
 # calls SIPp keeps going at once when measuring the peak (closed loop): too few leave the
 # engine waiting for SIPp, too many queue messages and make every call last longer
 PEAK_CONCURRENCY = (50, 100, 200)
+CALIBRATION_ROUNDS = 2
 
 
-def _peak(work: Path, calls: int) -> tuple[float, int]:
-    """The most calls/s completed by a closed loop, over ``PEAK_CONCURRENCY``, against an
-    engine without overload control; and the concurrency that got it."""
-    rates = {
-        limit: _offer_to_answerer(work, shed_delay=0.0, rate=5000, calls=calls, limit=limit)["rate"]
-        for limit in PEAK_CONCURRENCY
-    }
-    best = max(rates, key=rates.__getitem__)
-    return rates[best], best
+def _closed_loop(work: Path, calls: int, limit: int) -> float:
+    """Calls/s completed by SIPp keeping ``limit`` calls going, against an engine without
+    overload control."""
+    return _offer_to_answerer(work, shed_delay=0.0, rate=5000, calls=calls, limit=limit)["rate"]
+
+
+def _best_concurrency(work: Path, calls: int) -> tuple[int, float]:
+    """The concurrency of ``PEAK_CONCURRENCY`` with the best mean rate over
+    ``CALIBRATION_ROUNDS`` rounds of ``calls`` calls, and that mean."""
+    rates: dict[int, list[float]] = {limit: [] for limit in PEAK_CONCURRENCY}
+    for _ in range(CALIBRATION_ROUNDS):
+        for limit in PEAK_CONCURRENCY:
+            rates[limit].append(_closed_loop(work, calls, limit))
+    means = {limit: sum(r) / len(r) for limit, r in rates.items()}
+    best = max(means, key=means.__getitem__)
+    return best, means[best]
 
 
 def bench_overload(seconds: float, calls: int, rounds: int) -> dict[str, Any]:
-    """Peaks and floods in turn: peak, flood, peak, flood, ..., peak. A peak is the best of
-    SIPp keeping 50, 100 or 200 calls going (closed loop) against an engine without
-    overload control; a flood offers twice the peak just measured, open loop, for
-    ``seconds``, to an engine that sheds by delay (the default). Each flood is taken
-    against the mean of the peaks on either side of it: the machine's speed drifts by a
-    tenth or more within a minute, so a peak taken once for all floods would measure the
-    drift as much as the engine. Each peak also runs about ``seconds``, sized by the rate
-    of the one before it (the first by a shorter one of ``calls``). One flood of the
-    same rate goes to an engine that does not shed, after the first round."""
+    """Peaks and floods in turn: peak, flood, peak, flood, ..., peak. A peak is SIPp
+    keeping calls going (closed loop) against an engine without overload control, at
+    the concurrency of 50, 100 or 200 that did best in a calibration first; a flood
+    offers twice the peak just measured, open loop, for ``seconds``, to an engine that
+    sheds by delay (the default). Each flood is taken against the mean of the peaks on
+    either side of it: the machine's speed drifts by a tenth or more within a minute, so
+    a peak taken once for all floods would measure the drift as much as the engine.
+    Each peak is one run, like each flood: the best of several noisy runs would be
+    biased upwards (by 2.5 % on this machine). Each peak also runs about ``seconds``,
+    sized by the rate of the one before it. One flood of the same rate goes to an
+    engine that does not shed, after the first round."""
     with tempfile.TemporaryDirectory(prefix="voxgate-bench-overload-") as tmp:
         work = Path(tmp)
+        limit, estimate = _best_concurrency(work, calls)
         # a peak runs as long as a flood: the engine keeps each call's SIP trace for 32 s
         # after it ends, so its heap, and the collector's work a call, grows through a run
-        estimate, _ = _peak(work, calls)
-        peaks = [_peak(work, int(estimate * seconds))]
+        peaks = [(_closed_loop(work, int(estimate * seconds), limit), limit)]
         floods: list[dict[str, Any]] = []
         unshed: dict[str, Any] = {}
         for i in range(rounds):
@@ -515,13 +525,13 @@ def bench_overload(seconds: float, calls: int, rounds: int) -> dict[str, Any]:
             if i == 0:
                 unshed = _offer_to_answerer(work, shed_delay=0.0, **flood)
                 unshed["offered"] = offered
-            peaks.append(_peak(work, int(peaks[-1][0] * seconds)))
+            peaks.append((_closed_loop(work, int(peaks[-1][0] * seconds), limit), limit))
             shed["offered"] = offered
             shed["peak"] = (peaks[-2][0] + peaks[-1][0]) / 2
             shed["ratio"] = shed["rate"] / shed["peak"]
             floods.append(shed)
     unshed["ratio"] = unshed["rate"] / floods[0]["peak"]
-    return {"peaks": peaks, "floods": floods, "unshed": unshed}
+    return {"peaks": peaks, "floods": floods, "unshed": unshed, "calibration": (limit, estimate)}
 
 
 # -- (c) message cost --------------------------------------------------------------------------
@@ -608,7 +618,7 @@ def main() -> None:
     parser.add_argument("--quiet", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--shed-delay", type=float, default=0.0, help=argparse.SUPPRESS)
     parser.add_argument("--flood-seconds", type=float, default=5.0)
-    parser.add_argument("--flood-rounds", type=int, default=3)
+    parser.add_argument("--flood-rounds", type=int, default=5)
     parser.add_argument(
         "--receiver",
         choices=("sipp", "voxgate"),
@@ -655,8 +665,12 @@ def main() -> None:
             )
     if "e" in only:
         o = bench_overload(args.flood_seconds, args.setups, args.flood_rounds)
-        peaks = ", ".join(f"{rate:.0f}/s ({limit} at once)" for rate, limit in o["peaks"])
-        print(f"(e) peaks, in turn with the floods: {peaks}")
+        limit, estimate = o["calibration"]
+        peaks = ", ".join(f"{rate:.0f}/s" for rate, _ in o["peaks"])
+        print(
+            f"(e) calibration: {limit} calls at once did best ({estimate:.0f}/s, mean of "
+            f"{CALIBRATION_ROUNDS}); peaks at {limit} at once, in turn with the floods: {peaks}"
+        )
         for i, r in enumerate(o["floods"], 1):
             print(
                 f"(e) flood {i}: {r['offered']}/s offered (2 x the peak before it), shedding "

@@ -686,9 +686,20 @@ def main() -> None:
             f"{u['invite_retrans']} INVITE retransmissions"
         )
         ratios = sorted(r["ratio"] for r in o["floods"])
+        pooled = sum(r["rate"] for r in o["floods"]) / sum(r["peak"] for r in o["floods"])
         print(
             f"(e) ratio to peak, shedding by delay, over {len(ratios)} floods: lowest "
-            f"{ratios[0]:.2f}, median {ratios[len(ratios) // 2]:.2f}, highest {ratios[-1]:.2f}"
+            f"{ratios[0]:.2f}, median {ratios[len(ratios) // 2]:.2f}, highest {ratios[-1]:.2f}; "
+            f"all floods together {pooled:.2f}"
+        )
+        rates = [rate for rate, _ in o["peaks"]]
+        floor = sorted(
+            rates[i] / ((rates[i - 1] + rates[i + 1]) / 2) for i in range(1, len(rates) - 1)
+        )
+        print(
+            f"(e) noise floor, each inner peak against the peaks on either side of it, as a "
+            f"flood is: lowest {floor[0]:.2f}, median {floor[len(floor) // 2]:.2f}, "
+            f"highest {floor[-1]:.2f}"
         )
     if "a" in only:
         for r in bench_pacing([int(x) for x in args.calls.split(",")], args.seconds, args.receiver):

@@ -74,9 +74,25 @@ def test_once_the_cpu_is_saturated_an_invite_may_wait_only_the_saturated_target(
     cpu.spend(1.0)
     # the ones that waited less are taken: a saturated engine still serves
     assert run_window(admission, 2 * WINDOW, 100, SATURATED_TARGET / 2) == 100
-    cpu.spend(SATURATED - 0.05)  # room again: the target rules again
-    assert run_window(admission, 3 * WINDOW, 100, waited) == 100
+    cpu.spend(SATURATED - 0.05)  # one window with room: the process may just have got less
+    assert run_window(admission, 3 * WINDOW, 100, waited) == 0
+    assert admission.saturated and admission.allowed(50) == SATURATED_TARGET
+    cpu.spend(SATURATED - 0.05)  # room again in the next: the target rules again
+    assert run_window(admission, 4 * WINDOW, 100, waited) == 100
     assert not admission.saturated and admission.allowed(50) == TARGET
+
+
+def test_a_saturated_window_long_ago_is_forgotten() -> None:
+    cpu = Cpu()
+    admission = Admission(TARGET, SATURATED_TARGET, cpu_clock=cpu)
+    run_window(admission, 0.0, 10, 0.0)
+    cpu.spend(1.0)
+    run_window(admission, WINDOW, 10, 0.0)
+    assert admission.saturated
+    # nothing observed for a while: the next window is judged alone, by its own share
+    cpu.spend(0.5)
+    assert run_window(admission, 5 * WINDOW, 100, SATURATED_TARGET * 3) == 100
+    assert not admission.saturated
 
 
 def test_the_saturated_target_never_lengthens_the_wait() -> None:

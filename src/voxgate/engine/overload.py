@@ -12,17 +12,22 @@ than the engine allows now:
 - ``target`` (``EngineConfig.shed_delay``, 100 ms) while the CPU has room: a burst, a
   full collection or a media tick for a thousand calls delays a few datagrams without
   costing a call;
-- ``saturated_target`` (``EngineConfig.shed_delay_saturated``, 3 ms) once the last
-  window of 100 ms spent 90 % of it or more on the CPU (``time.process_time``) while
-  the engine carries calls: the engine is at capacity, and every millisecond a message
-  of an admitted call waits makes that call last longer (its media, its timers, the
-  objects the collector walks), which costs calls per second. The queue stays that
-  short, and the engine stays busy: what waited less is taken. Not much shorter,
-  though: a datagram waits at least for the work the loop does between two reads of
-  the socket, a few milliseconds in a flood, and a wait allowed below that refuses
-  calls the engine had time for (the refusals then keep the CPU busy, so it stays
-  "saturated"). With no call up the CPU went to something else (the engine starting,
-  another part of the process) and no admitted call is kept waiting: ``target`` rules.
+- ``saturated_target`` (``EngineConfig.shed_delay_saturated``, 3 ms) once one of the
+  last two windows of 100 ms spent 90 % of it or more on the CPU
+  (``time.process_time``) while the engine carries calls: the engine is at capacity,
+  and every millisecond a message of an admitted call waits makes that call last
+  longer (its media, its timers, the objects the collector walks), which costs calls
+  per second. The queue stays that short, and the engine stays busy: what waited less
+  is taken. Not much shorter, though: a datagram waits at least for the work the loop
+  does between two reads of the socket, a few milliseconds in a flood, and a wait
+  allowed below that refuses calls the engine had time for (the refusals then keep the
+  CPU busy, so it stays "saturated"). With no call up the CPU went to something else
+  (the engine starting, another part of the process) and no admitted call is kept
+  waiting: ``target`` rules. Two windows, not one: the share is the CPU the process
+  got, not the CPU it wanted, so a window in which the machine gave the engine less
+  (another process ran, the hypervisor took the core) looks like room in the middle of
+  a flood; judged alone, it would let the queue grow towards ``target``, and the next
+  window, saturated again, would refuse what waited in it.
 
 A call placed by ``dial()`` is refused while the engine runs later than it allows, by the
 worst delay of this window or the last one (datagrams and the timer probe alike).
@@ -53,6 +58,7 @@ class Admission:
     cpu_clock: Callable[[], float] = field(default=time.process_time, repr=False)
     cpu_start: float = 0.0  # cpu_clock() when the current window began
     busy: float = 0.0  # share of the last window spent on the CPU
+    last_busy: float = 0.0  # the same for the window before it
 
     @property
     def enabled(self) -> bool:
@@ -60,7 +66,7 @@ class Admission:
 
     @property
     def saturated(self) -> bool:
-        return self.busy >= SATURATED
+        return max(self.busy, self.last_busy) >= SATURATED
 
     def allowed(self, calls: int) -> float:
         """The longest a new call's INVITE may have waited, now, with ``calls`` up."""
@@ -92,9 +98,11 @@ class Admission:
         if now < self.window_start + WINDOW:
             return
         cpu, elapsed = self.cpu_clock(), now - self.window_start
+        # the windows that just ended, unless more passed without anything observed
+        recent = elapsed < 2 * WINDOW
+        self.last_busy = self.busy if recent else 0.0
         self.busy = (cpu - self.cpu_start) / elapsed if elapsed > 0 else 0.0
-        # the window that just ended, unless more passed without anything observed
-        self.last_worst = self.worst if elapsed < 2 * WINDOW else 0.0
+        self.last_worst = self.worst if recent else 0.0
         self.cpu_start = cpu
         self.window_start = now
         self.worst = 0.0

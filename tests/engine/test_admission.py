@@ -4,6 +4,8 @@ long" is shorter once the CPU is saturated."""
 from __future__ import annotations
 
 import asyncio
+import subprocess
+import sys
 import time
 
 import pytest
@@ -261,3 +263,32 @@ async def test_a_refused_invite_is_refused_alike_again_and_an_admitted_one_never
             assert engine.shed_invites == 2
         finally:
             caller.sock.close()
+
+
+PREEMPTED = """
+import os, subprocess, sys, time
+from voxgate.engine.overload import cpu_demand, run_delay
+os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
+rival = subprocess.Popen([sys.executable, "-c", "while True: pass"])  # same CPU: inherited
+try:
+    time.sleep(0.2)  # the rival is up and spinning
+    wall, cpu, waited, demand = time.monotonic(), time.process_time(), run_delay(), cpu_demand()
+    while time.monotonic() - wall < 0.6:
+        pass
+    elapsed = time.monotonic() - wall
+    print(time.process_time() - cpu, run_delay() - waited, cpu_demand() - demand, elapsed)
+finally:
+    rival.kill()
+"""
+
+
+def test_time_spent_waiting_for_a_cpu_another_process_holds_counts_as_busy() -> None:
+    """Two busy processes on one CPU: each gets about half of it. The engine's clock
+    counts the half it waited as well, so its window reads busy, not half idle."""
+    out = subprocess.run(
+        [sys.executable, "-c", PREEMPTED], capture_output=True, text=True, check=True, timeout=30
+    )
+    cpu, waited, demand, elapsed = map(float, out.stdout.split())
+    assert cpu < 0.8 * elapsed  # the rival took a share of the CPU
+    assert waited > 0.15 * elapsed  # and that share shows as time waiting for it
+    assert demand > 0.9 * elapsed  # busy, as a saturated engine is

@@ -13,8 +13,8 @@ than the engine allows now:
   full collection or a media tick for a thousand calls delays a few datagrams without
   costing a call;
 - ``saturated_target`` (``EngineConfig.shed_delay_saturated``, 3 ms) once one of the
-  last two windows of 100 ms spent 90 % of it or more on the CPU
-  (``time.process_time``) while the engine carries calls: the engine is at capacity,
+  last two windows of 100 ms spent 90 % of it or more on the CPU or waiting for one
+  (``cpu_demand``) while the engine carries calls: the engine is at capacity,
   and every millisecond a message of an admitted call waits makes that call last
   longer (its media, its timers, the objects the collector walks), which costs calls
   per second. The queue stays that short, and the engine stays busy: what waited less
@@ -23,11 +23,12 @@ than the engine allows now:
   allowed below that refuses calls the engine had time for (the refusals then keep the
   CPU busy, so it stays "saturated"). With no call up the CPU went to something else
   (the engine starting, another part of the process) and no admitted call is kept
-  waiting: ``target`` rules. Two windows, not one: the share is the CPU the process
-  got, not the CPU it wanted, so a window in which the machine gave the engine less
-  (another process ran, the hypervisor took the core) looks like room in the middle of
-  a flood; judged alone, it would let the queue grow towards ``target``, and the next
-  window, saturated again, would refuse what waited in it.
+  waiting: ``target`` rules. The time the engine's thread waited for a CPU while
+  another process ran on it counts as busy: the CPU time alone is what the engine got,
+  not what it wanted, and a window in which another process took the core would look
+  like room in the middle of a flood, let the queue grow towards ``target``, and have
+  the next window, saturated again, refuse what waited in it. Two windows, not one, for
+  what even that does not see (time the hypervisor took from the virtual CPU).
 
 A call placed by ``dial()`` is refused while the engine runs later than it allows, by the
 worst delay of this window or the last one (datagrams and the timer probe alike).
@@ -44,7 +45,23 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 WINDOW = 0.1  # seconds
-SATURATED = 0.9  # share of a window spent on the CPU from which the engine is at capacity
+SATURATED = 0.9  # share of a window on the CPU, or waiting for one, that is at capacity
+RUN_DELAY = "/proc/thread-self/schedstat"  # Linux: on-CPU ns, run-queue wait ns, slices
+
+
+def run_delay() -> float:
+    """Seconds the calling thread has waited, runnable, for a CPU (0 where unknown)."""
+    try:
+        with open(RUN_DELAY, "rb") as stats:
+            return int(stats.read().split()[1]) * 1e-9
+    except (OSError, ValueError, IndexError):
+        return 0.0
+
+
+def cpu_demand() -> float:
+    """Seconds the process spent on a CPU, plus those its calling thread (the event
+    loop's) spent waiting for one: a clock that runs while the engine wants the CPU."""
+    return time.process_time() + run_delay()
 
 
 @dataclass(slots=True)
@@ -55,9 +72,9 @@ class Admission:
     worst: float = 0.0  # worst delay seen in the current window
     last_worst: float = 0.0  # worst delay seen in the window before
     shed: int = 0  # all INVITEs refused by this policy
-    cpu_clock: Callable[[], float] = field(default=time.process_time, repr=False)
+    cpu_clock: Callable[[], float] = field(default=cpu_demand, repr=False)
     cpu_start: float = 0.0  # cpu_clock() when the current window began
-    busy: float = 0.0  # share of the last window spent on the CPU
+    busy: float = 0.0  # share of the last window on the CPU or waiting for one
     last_busy: float = 0.0  # the same for the window before it
 
     @property

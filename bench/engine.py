@@ -13,12 +13,13 @@ Each figure is printed next to a baseline measured in the same run:
     header block (``email.parser`` via ``http.client.parse_headers``).
 (d) memory per established idle call (both ends in this process, per call), against a
     bare asyncio UDP endpoint (the least a call with media needs).
-(e) overload: SIPp offers twice the peak (SIPp keeping calls going against an engine
-    without overload control, at the concurrency of 50, 100 or 200 that did best in a
-    calibration), open loop, with a scenario that takes a 503 as an answer; completed
-    calls per second against the peak. Peaks and floods alternate (``--flood-rounds``),
-    each flood taken against the peaks on either side of it, each one run, and each peak
-    runs about as long as a flood; one flood goes to an engine that does not shed.
+(e) overload: SIPp offers twice the peak (the mean of the peaks so far; a peak is SIPp
+    keeping calls going against an engine without overload control, at the concurrency
+    of 50, 100 or 200 that did best in a calibration), open loop, with a scenario that
+    takes a 503 as an answer; completed calls per second against the peak. Peaks and
+    floods alternate (``--flood-rounds``), each flood taken against the peaks on either
+    side of it, each one run, and each peak runs about as long as a flood; one flood
+    goes to an engine that does not shed.
 
 Usage: .venv/bin/python bench/engine.py [--calls 250,500,1000] [--setups 5000] [--seconds 5]
        [--flood-seconds 5] [--flood-rounds 5] [--only a,b,c,d,e]
@@ -502,8 +503,8 @@ def bench_overload(seconds: float, calls: int, rounds: int) -> dict[str, Any]:
     """Peaks and floods in turn: peak, flood, peak, flood, ..., peak. A peak is SIPp
     keeping calls going (closed loop) against an engine without overload control, at
     the concurrency of 50, 100 or 200 that did best in a calibration first; a flood
-    offers twice the mean of the peaks so far, open loop, for ``seconds``, to an engine that
-    sheds by delay (the default). Each flood is taken against the mean of the peaks on
+    offers twice the mean of the peaks so far, open loop, for ``seconds``, to an engine
+    that sheds by delay (the default). Each flood is taken against the mean of the peaks on
     either side of it: the machine's speed drifts by a tenth or more within a minute, so
     a peak taken once for all floods would measure the drift as much as the engine.
     Each peak is one run, like each flood: the best of several noisy runs would be
@@ -515,21 +516,21 @@ def bench_overload(seconds: float, calls: int, rounds: int) -> dict[str, Any]:
         limit, estimate = _best_concurrency(work, calls)
         # a peak runs as long as a flood: the engine keeps each call's SIP trace for 32 s
         # after it ends, so its heap, and the collector's work a call, grows through a run
-        peaks = [(_closed_loop(work, int(estimate * seconds), limit), limit)]
+        peaks = [_closed_loop(work, int(estimate * seconds), limit)]
         floods: list[dict[str, Any]] = []
         unshed: dict[str, Any] = {}
         for i in range(rounds):
             # twice the capacity, as best known: the mean of the peaks so far (one peak
-            # alone is off by up to a tenth, and so the flood would be, from 1.8 to 2.2x)
-            offered = int(2 * sum(rate for rate, _ in peaks) / len(peaks))
+            # alone is off by a tenth or more, and the flood with it)
+            offered = int(2 * sum(peaks) / len(peaks))
             flood = {"rate": offered, "calls": int(offered * seconds), "limit": offered * 10}
             shed = _offer_to_answerer(work, shed_delay=EngineConfig().shed_delay, **flood)
             if i == 0:
                 unshed = _offer_to_answerer(work, shed_delay=0.0, **flood)
                 unshed["offered"] = offered
-            peaks.append((_closed_loop(work, int(peaks[-1][0] * seconds), limit), limit))
+            peaks.append(_closed_loop(work, int(peaks[-1] * seconds), limit))
             shed["offered"] = offered
-            shed["peak"] = (peaks[-2][0] + peaks[-1][0]) / 2
+            shed["peak"] = (peaks[-2] + peaks[-1]) / 2
             shed["ratio"] = shed["rate"] / shed["peak"]
             floods.append(shed)
     unshed["ratio"] = unshed["rate"] / floods[0]["peak"]
@@ -668,7 +669,7 @@ def main() -> None:
     if "e" in only:
         o = bench_overload(args.flood_seconds, args.setups, args.flood_rounds)
         limit, estimate = o["calibration"]
-        peaks = ", ".join(f"{rate:.0f}/s" for rate, _ in o["peaks"])
+        peaks = ", ".join(f"{rate:.0f}/s" for rate in o["peaks"])
         print(
             f"(e) calibration: {limit} calls at once did best ({estimate:.0f}/s, mean of "
             f"{CALIBRATION_ROUNDS}); peaks at {limit} at once, in turn with the floods: {peaks}"
@@ -694,7 +695,7 @@ def main() -> None:
             f"{ratios[0]:.2f}, median {ratios[len(ratios) // 2]:.2f}, highest {ratios[-1]:.2f}; "
             f"all floods together {pooled:.2f}"
         )
-        rates = [rate for rate, _ in o["peaks"]]
+        rates = o["peaks"]
         floor = sorted(
             rates[i] / ((rates[i - 1] + rates[i + 1]) / 2) for i in range(1, len(rates) - 1)
         )
